@@ -1,0 +1,33 @@
+"""The one seam every platform implements. An adapter only translates: it never decides what to say."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from bot.models import AudioNote, MessageRef
+
+
+@runtime_checkable
+class ChatPlatform(Protocol):
+    """What the core needs from Slack, Discord or the console."""
+
+    name: str
+    #: Longest text one message may hold on this platform.
+    max_message_chars: int
+    #: Seconds between two edits of the same message that the platform tolerates.
+    min_edit_interval: float
+
+    async def post_reply(self, note: AudioNote, text: str) -> MessageRef:
+        """Reply to the note at once (in its thread on Slack, as a message reply on Discord)."""
+
+    async def edit(self, ref: MessageRef, text: str) -> None:
+        """Replace the text of a message the bot posted."""
+
+    async def post_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
+        """Add a further message after `ref` in the same conversation (continuations, summaries)."""
+
+    async def upload(self, ref: MessageRef, filename: str, data: bytes, comment: str = "") -> None:
+        """Attach a file (the full transcript as .txt/.srt) to the conversation of `ref`."""
+
+    async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
+        """Download the note's bytes; raise `FetchFailed` or `AudioTooLarge` when that is impossible."""

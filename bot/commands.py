@@ -1,0 +1,1 @@
+"""`/voxnote ...` parsing and execution, shared by every platform."""

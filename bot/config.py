@@ -1,0 +1,79 @@
+"""All configuration in one object, built from `VOXNOTE_*` environment variables and a `.env` file.
+
+Tokens are `SecretStr` so they never show up in logs or reprs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VOXNOTE_", env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- transcription -------------------------------------------------------------------------
+    transcriber: Literal["local", "mistral"] = Field(
+        "local", description="`local`: the embedded engine; `mistral`: any Mistral-compatible HTTP service"
+    )
+    mistral_base_url: str = Field("https://api.mistral.ai", description="base URL of the transcription API")
+    mistral_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("MISTRAL_API_KEY", "VOXNOTE_MISTRAL_API_KEY"), description="API key (Bearer)"
+    )
+    mistral_model: str = Field("voxtral-mini-latest", description="model id sent to the service")
+    request_timeout_s: float = Field(300.0, description="read timeout for one transcription call")
+    connect_timeout_s: float = Field(10.0, description="connect timeout for HTTP calls")
+    max_retries: int = Field(4, description="retries on connect errors, 429 and 5XX")
+
+    model: str = Field(
+        "base",
+        description="local engine model: `base` (multilingual), `tiny.en`, a CTranslate2 model directory, "
+        "or a faster-whisper model name (needs the internet)",
+    )
+    model_cache_dir: Path = Field(Path.home() / ".cache" / "voxnote", description="where the joined model is kept")
+    cpu_threads: int = Field(2, description="CPU threads for the local engine")
+    beam_size: int = Field(1, description="beam size of the local engine (1 is fastest and deterministic)")
+
+    # --- limits ----------------------------------------------------------------------------------
+    max_audio_bytes: int = Field(100 * 1024 * 1024, description="largest audio file accepted")
+    max_audio_seconds: float = Field(3 * 3600, description="longest recording accepted")
+
+    # --- storage ---------------------------------------------------------------------------------
+    db_path: Path = Field(Path("voxnote.db"), description="SQLite database file")
+    retention_days: int = Field(30, description="transcripts older than this are purged")
+
+    # --- Slack -----------------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_alias("SLACK_BOT_TOKEN", "VOXNOTE_SLACK_BOT_TOKEN"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_alias("SLACK_APP_TOKEN", "VOXNOTE_SLACK_APP_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_alias("SLACK_SIGNING_SECRET", "VOXNOTE_SLACK_SIGNING_SECRET")
+    )
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
+    slack_admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated Slack user ids allowed to change settings"
+    )
+    slack_http_port: int = Field(3000, description="port of the HTTP Events API endpoint (when no app token)")
+
+    # --- Discord ---------------------------------------------------------------------------------
+    discord_token: SecretStr | None = Field(None, validation_alias=_alias("DISCORD_TOKEN", "VOXNOTE_DISCORD_TOKEN"))
+    discord_api_url: str = Field("https://discord.com/api/v10", description="Discord REST base URL")
+    discord_gateway_url: str = Field("wss://gateway.discord.gg/", description="Discord gateway URL")
+    discord_guild_id: int | None = Field(None, description="sync slash commands to this guild only (development)")
+    discord_ignore_bots: bool = Field(True, description="ignore audio posted by other bots")
+
+    log_level: str = Field("INFO", description="logging level")
+
+    @field_validator("slack_admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> list[str]:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return list(value or [])  # type: ignore[call-overload]

@@ -1,0 +1,1 @@
+"""The platform-free bot: takes notes and commands from adapters, owns jobs and settings."""

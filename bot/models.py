@@ -1,0 +1,212 @@
+"""Typed data that crosses the seams: notes from platforms, settings, transcription requests and
+results in the Mistral dialect (see ../shared/notes/mistral-transcription-api.md)."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+# ISO 639-1 codes Whisper knows (the union of what Mistral and faster-whisper accept).
+WHISPER_LANGUAGES: frozenset[str] = frozenset(
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he "
+    "hi hr ht hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl "
+    "nn no oc pa pl ps pt ro ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz "
+    "vi yi yo zh yue".split()
+)
+MAX_BIAS_PHRASES = 100
+MAX_BIAS_CHARS = 100
+
+
+class Platform(StrEnum):
+    slack = "slack"
+    discord = "discord"
+    console = "console"
+
+
+def normalize_language(value: str | None) -> str | None:
+    """`auto`/empty -> None (auto-detect); otherwise a known ISO 639-1 code, lower-cased."""
+    if value is None:
+        return None
+    code = value.strip().lower()
+    if code in ("", "auto"):
+        return None
+    if code not in WHISPER_LANGUAGES:
+        raise ValueError(f"unknown language code {value!r}: use an ISO 639-1 code like 'en', or 'auto'")
+    return code
+
+
+def normalize_bias(phrases: list[str]) -> list[str]:
+    """Strip, drop empties and duplicates (case-insensitive), enforce the API's limits."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for phrase in phrases:
+        p = re.sub(r"\s+", " ", phrase).strip()
+        if not p or p.lower() in seen:
+            continue
+        if len(p) > MAX_BIAS_CHARS:
+            raise ValueError(f"bias phrase longer than {MAX_BIAS_CHARS} characters: {p[:30]!r}...")
+        seen.add(p.lower())
+        out.append(p)
+    if len(out) > MAX_BIAS_PHRASES:
+        raise ValueError(f"at most {MAX_BIAS_PHRASES} bias phrases per channel")
+    return out
+
+
+class AudioNote(BaseModel):
+    """One audio attachment posted on a platform, and where its bytes can be had."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    workspace_id: str = ""
+    channel_id: str
+    message_id: str
+    thread_id: str | None = None
+    author_id: str = ""
+    attachment_id: str = ""
+    filename: str
+    mime_type: str | None = None
+    size: int | None = None
+    duration: float | None = None
+    # A URL anyone may fetch (Discord CDN). None: only the adapter can fetch the bytes (Slack).
+    public_url: str | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """Same note delivered twice -> same key (redeliveries, retries, restarts)."""
+        return ":".join(
+            [self.platform.value, self.workspace_id, self.channel_id, self.message_id, self.attachment_id or self.filename]
+        )
+
+
+class ChannelSettings(BaseModel):
+    """Per-channel behaviour, stored in SQLite and changed with /voxnote."""
+
+    language: str | None = None  # None = auto-detect
+    context_bias: list[str] = Field(default_factory=list)
+    diarize: bool = False
+    timestamps: bool = False
+    auto_transcribe: bool = True
+    # Notes longer than this get a summary; None disables summaries.
+    summary_threshold_s: float | None = 120.0
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _lang(cls, v: str | None) -> str | None:
+        return normalize_language(v)
+
+    @field_validator("context_bias", mode="before")
+    @classmethod
+    def _bias(cls, v: list[str]) -> list[str]:
+        return normalize_bias(list(v))
+
+
+TimestampGranularity = Literal["segment", "word"]
+
+
+class TranscriptionRequest(BaseModel):
+    """What the bot asks a transcription service for; exactly one audio source."""
+
+    model: str | None = None
+    file: bytes | None = Field(default=None, repr=False)
+    filename: str = "audio"
+    file_url: str | None = None
+    file_id: str | None = None
+    language: str | None = None
+    temperature: float | None = None
+    diarize: bool = False
+    context_bias: list[str] = Field(default_factory=list)
+    timestamp_granularities: list[TimestampGranularity] = Field(default_factory=lambda: ["segment"])
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _lang(cls, v: str | None) -> str | None:
+        return normalize_language(v)
+
+    def model_post_init(self, __context: object) -> None:
+        given = [x for x in (self.file, self.file_url, self.file_id) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of file, file_url, file_id")
+
+    @classmethod
+    def for_settings(cls, settings: ChannelSettings, **source: object) -> TranscriptionRequest:
+        return cls(
+            language=settings.language,
+            diarize=settings.diarize,
+            context_bias=list(settings.context_bias),
+            **source,  # type: ignore[arg-type]
+        )
+
+
+class Segment(BaseModel):
+    text: str
+    start: float
+    end: float
+    speaker_id: str | None = None
+    type: Literal["transcription_segment"] = "transcription_segment"
+
+
+class Usage(BaseModel):
+    prompt_audio_seconds: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Transcript(BaseModel):
+    """A finished transcription: the non-streaming answer, and the body of `transcription.done`."""
+
+    model: str = ""
+    text: str
+    language: str | None = None
+    segments: list[Segment] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+
+    @property
+    def duration(self) -> float:
+        if self.usage.prompt_audio_seconds:
+            return float(self.usage.prompt_audio_seconds)
+        return max((s.end for s in self.segments), default=0.0)
+
+
+class LanguageEvent(BaseModel):
+    type: Literal["transcription.language"] = "transcription.language"
+    audio_language: str
+
+
+class TextDeltaEvent(BaseModel):
+    type: Literal["transcription.text.delta"] = "transcription.text.delta"
+    text: str
+
+
+class SegmentEvent(BaseModel):
+    type: Literal["transcription.segment"] = "transcription.segment"
+    text: str
+    start: float
+    end: float
+    speaker_id: str | None = None
+
+
+class DoneEvent(Transcript):
+    type: Literal["transcription.done"] = "transcription.done"
+
+    def transcript(self) -> Transcript:
+        return Transcript.model_validate(self.model_dump(exclude={"type"}))
+
+
+TranscriptionEvent = Annotated[
+    Union[LanguageEvent, TextDeltaEvent, SegmentEvent, DoneEvent], Field(discriminator="type")
+]
+EVENT_ADAPTER: TypeAdapter[TranscriptionEvent] = TypeAdapter(TranscriptionEvent)
+
+
+class MessageRef(BaseModel):
+    """A message the bot posted, enough to edit it or reply in its thread later (stored with the job)."""
+
+    platform: Platform
+    channel_id: str
+    message_id: str
+    thread_id: str | None = None
