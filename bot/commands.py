@@ -1,1 +1,164 @@
-"""`/voxnote ...` parsing and execution, shared by every platform."""
+"""`/voxnote ...` parsing and execution, shared by every platform.
+
+Adapters pass the text after `/voxnote` and say whether the user may change settings; the answer is
+plain text with light markdown that reads well on Slack and Discord alike."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from bot.errors import CommandError, NotAllowed
+from bot.models import MAX_BIAS_PHRASES, ChannelSettings, Platform, normalize_bias, normalize_language
+
+if TYPE_CHECKING:
+    from storage.store import Store
+
+HELP = """*voxnote* turns voice notes in this channel into text, live, in the note's thread.
+`/voxnote settings` show this channel's settings
+`/voxnote language <code|auto>` e.g. `en`, `fr`; `auto` detects it per note
+`/voxnote bias add <phrase>, <phrase>…` names and jargon to favour (`remove`, `list`, `clear`)
+`/voxnote diarize on|off` label speakers
+`/voxnote timestamps on|off` show when each part was said
+`/voxnote auto on|off` transcribe every voice note, or only on request (react with :memo: or use "Transcribe")
+`/voxnote summary <minutes|off>` summarise notes longer than this
+`/voxnote forget` delete this channel's stored transcripts
+Changing settings needs channel admin rights."""
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asked, where, and whether they may change settings (decided by the adapter)."""
+
+    platform: Platform
+    workspace_id: str
+    channel_id: str
+    user_id: str
+    is_admin: bool
+    thread_id: str | None = None
+
+
+def _on_off(value: str, name: str) -> bool:
+    v = value.strip().lower()
+    if v in ("on", "true", "yes", "1", "enable", "enabled"):
+        return True
+    if v in ("off", "false", "no", "0", "disable", "disabled"):
+        return False
+    raise CommandError(f"`{name}` takes `on` or `off`, not `{value}`")
+
+
+def _phrases(text: str) -> list[str]:
+    """Phrases separated by commas or newlines; quotes keep spaces inside one phrase."""
+    if "," in text or "\n" in text:
+        return [p.strip().strip("\"'") for p in re.split(r"[,\n]", text) if p.strip()]
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def describe(settings: ChannelSettings) -> str:
+    bias = ", ".join(settings.context_bias) if settings.context_bias else "none"
+    summary = "off" if settings.summary_threshold_s is None else f"notes over {settings.summary_threshold_s / 60:g} min"
+    return "\n".join(
+        [
+            "*voxnote settings for this channel*",
+            f"• language: {settings.language or 'auto'}",
+            f"• vocabulary bias: {bias}",
+            f"• speaker labels: {'on' if settings.diarize else 'off'}",
+            f"• timestamps: {'on' if settings.timestamps else 'off'}",
+            f"• auto-transcribe: {'on' if settings.auto_transcribe else 'off (react with :memo: to transcribe)'}",
+            f"• summaries: {summary}",
+        ]
+    )
+
+
+async def run_command(store: Store, ctx: CommandContext, text: str) -> str:
+    """Execute one command and return the reply; bad arguments raise `CommandError`, refusals `NotAllowed`."""
+    words = text.strip().split(maxsplit=1)
+    name = words[0].lower() if words else "help"
+    arg = words[1].strip() if len(words) > 1 else ""
+    current = await store.get_settings(ctx.platform, ctx.workspace_id, ctx.channel_id)
+
+    if name in ("help", "?"):
+        return HELP
+    if name in ("settings", "show", "status"):
+        return describe(current)
+    if name == "bias" and (not arg or arg.split()[0].lower() == "list"):
+        return "Vocabulary bias: " + (", ".join(current.context_bias) if current.context_bias else "none")
+
+    if name not in ("language", "lang", "bias", "diarize", "timestamps", "auto", "summary", "reset", "forget"):
+        raise CommandError(f"unknown command `{name}`; try `/voxnote help`")
+    if not ctx.is_admin:
+        raise NotAllowed("only channel admins can change voxnote's settings here")
+
+    if name == "forget":
+        removed = await store.forget_channel(ctx.platform, ctx.workspace_id, ctx.channel_id)
+        return f"Deleted {removed} stored transcript{'s' if removed != 1 else ''} of this channel."
+    if name == "reset":
+        await store.reset_settings(ctx.platform, ctx.workspace_id, ctx.channel_id)
+        return "Settings reset to the defaults.\n" + describe(ChannelSettings())
+
+    update: dict[str, object] = {}
+    if name in ("language", "lang"):
+        if not arg:
+            raise CommandError("usage: `/voxnote language <code|auto>`, e.g. `/voxnote language en`")
+        try:
+            update["language"] = normalize_language(arg.split()[0])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        reply = f"Language set to {update['language'] or 'auto-detect'}."
+    elif name == "bias":
+        action, _, rest = arg.partition(" ")
+        action = action.lower()
+        phrases = _phrases(rest)
+        if action == "clear":
+            update["context_bias"] = []
+            reply = "Vocabulary bias cleared."
+        elif action in ("add", "remove", "rm", "del") and not phrases:
+            raise CommandError(f"usage: `/voxnote bias {action} <phrase>, <phrase>…`")
+        elif action == "add":
+            try:
+                merged = normalize_bias(current.context_bias + phrases)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            update["context_bias"] = merged
+            reply = f"Vocabulary bias ({len(merged)}/{MAX_BIAS_PHRASES}): " + ", ".join(merged)
+        elif action in ("remove", "rm", "del"):
+            drop = {p.lower() for p in phrases}
+            kept = [p for p in current.context_bias if p.lower() not in drop]
+            update["context_bias"] = kept
+            reply = "Vocabulary bias: " + (", ".join(kept) if kept else "none")
+        else:
+            raise CommandError("usage: `/voxnote bias add|remove|list|clear <phrases>`")
+    elif name in ("diarize", "timestamps", "auto"):
+        if not arg:
+            raise CommandError(f"usage: `/voxnote {name} on|off`")
+        value = _on_off(arg, name)
+        field = {"diarize": "diarize", "timestamps": "timestamps", "auto": "auto_transcribe"}[name]
+        update[field] = value
+        label = {"diarize": "Speaker labels", "timestamps": "Timestamps", "auto": "Auto-transcribe"}[name]
+        reply = f"{label} {'on' if value else 'off'}."
+    else:  # summary
+        if arg.lower() in ("off", "none", "never"):
+            update["summary_threshold_s"] = None
+            reply = "Summaries off."
+        else:
+            try:
+                minutes = float(arg.split()[0].rstrip("m"))
+            except (ValueError, IndexError):
+                raise CommandError("usage: `/voxnote summary <minutes|off>`, e.g. `/voxnote summary 2`") from None
+            if not 0 <= minutes <= 24 * 60:
+                raise CommandError("the summary threshold must be between 0 and 1440 minutes")
+            update["summary_threshold_s"] = minutes * 60
+            reply = f"Notes longer than {minutes:g} min get a summary."
+
+    try:
+        new = ChannelSettings.model_validate({**current.model_dump(), **update})
+    except ValidationError as exc:
+        raise CommandError(exc.errors()[0]["msg"]) from None
+    await store.set_settings(ctx.platform, ctx.workspace_id, ctx.channel_id, new, by=ctx.user_id)
+    return reply

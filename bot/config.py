@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     max_audio_bytes: int = Field(100 * 1024 * 1024, description="largest audio file accepted")
     max_audio_seconds: float = Field(3 * 3600, description="longest recording accepted")
 
+    # --- jobs ------------------------------------------------------------------------------------
+    jobs_concurrency: int = Field(2, description="notes transcribed at once (all workspaces)")
+    jobs_per_workspace: int = Field(1, description="notes transcribed at once for one workspace/guild")
+    max_attempts: int = Field(4, description="tries per note before giving up")
+    lease_seconds: float = Field(60.0, description="a running job not renewed for this long is resumed")
+
     # --- storage ---------------------------------------------------------------------------------
     db_path: Path = Field(Path("voxnote.db"), description="SQLite database file")
     retention_days: int = Field(30, description="transcripts older than this are purged")

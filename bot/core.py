@@ -1,1 +1,234 @@
-"""The platform-free bot: takes notes and commands from adapters, owns jobs and settings."""
+"""The platform-free bot: takes notes and commands from adapters, owns the job workers and settings.
+
+A note becomes a durable job *before* anything else happens, so a crash, a restart or a redelivered
+event never loses it nor handles it twice (the job's key is the note's idempotency key)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter
+from datetime import datetime
+
+from adapters.base import ChatPlatform
+from bot.commands import CommandContext, run_command
+from bot.config import Settings
+from bot.errors import AudioError, CommandError, FetchFailed, NotAllowed, TranscriptionRejected, TranscriptionUnavailable
+from bot.models import AudioNote, ChannelSettings, MessageRef, Platform
+from bot.pipeline import PLACEHOLDER, NotePipeline
+from bot.transcriber import Transcriber
+from storage.store import Job, JobStatus, Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CommandContext", "Voxnote"]
+
+POLL_SECONDS = 1.0
+RETRY_BASE_SECONDS = 20.0
+RETRY_MAX_SECONDS = 15 * 60.0
+FINAL_ERRORS = (AudioError, FetchFailed, TranscriptionRejected)
+
+
+def failure_text(exc: BaseException) -> str:
+    return f":warning: Couldn't transcribe this note: {exc}."
+
+
+class Voxnote:
+    def __init__(self, settings: Settings, store: Store, transcriber: Transcriber) -> None:
+        self.settings = settings
+        self.store = store
+        self.transcriber = transcriber
+        self.pipeline = NotePipeline(settings, store, transcriber)
+        self.platforms: dict[Platform, ChatPlatform] = {}
+        self._wake = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+        self._placeholders: dict[str, asyncio.Task[None]] = {}
+        self._running: Counter[str] = Counter()
+        self._running_tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def register(self, platform: ChatPlatform, kind: Platform) -> None:
+        """Adapters register at start-up, so jobs left from before a restart can resume on them."""
+        self.platforms[kind] = platform
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._workers = [
+            asyncio.create_task(self._worker(i), name=f"voxnote-worker-{i}") for i in range(self.settings.jobs_concurrency)
+        ]
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Take no new work, let running jobs finish within `grace`, requeue the rest for next start."""
+        self._stopping = True
+        self._wake.set()
+        running = list(self._running_tasks.values())
+        if running:
+            done, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, *self._placeholders.values(), return_exceptions=True)
+        self._workers = []
+
+    # --- notes ------------------------------------------------------------------------------------
+
+    async def submit(self, note: AudioNote, platform: ChatPlatform, on_demand: bool = False) -> bool:
+        """Queue a note; False when it is a duplicate or the channel only transcribes on request."""
+        if note.platform not in self.platforms:
+            self.register(platform, note.platform)
+        if not on_demand:
+            chan = await self.store.get_settings(note.platform, note.workspace_id, note.channel_id)
+            if not chan.auto_transcribe:
+                return False
+        if not await self.store.add_job(note, on_demand):
+            log.info("duplicate note %s ignored", note.idempotency_key)
+            return False
+        # The reply appears at once, even when the workers are busy with other notes.
+        key = note.idempotency_key
+        task = asyncio.create_task(self._post_placeholder(key, note, platform))
+        self._placeholders[key] = task
+        task.add_done_callback(lambda _t: self._placeholders.pop(key, None))
+        self._wake.set()
+        return True
+
+    async def _post_placeholder(self, key: str, note: AudioNote, platform: ChatPlatform) -> None:
+        try:
+            position = await self.store.queue_position(key)
+            busy = sum(self._running.values()) >= self.settings.jobs_concurrency
+            text = f":hourglass_flowing_sand: Queued (position {position})…" if busy and position else PLACEHOLDER
+            ref = await platform.post_reply(note, text)
+            await self.store.set_reply(key, ref)
+        except Exception:
+            # The worker posts the reply itself when this failed.
+            log.warning("could not post the placeholder for %s", key, exc_info=True)
+
+    async def _reply_for(self, job: Job, platform: ChatPlatform) -> MessageRef:
+        pending = self._placeholders.get(job.key)
+        if pending is not None:
+            await asyncio.shield(pending)
+            fresh = await self.store.get_job(job.key)
+            if fresh is not None:
+                job = fresh
+        if job.reply_ref is not None:
+            return job.reply_ref
+        ref = await platform.post_reply(job.note, PLACEHOLDER)
+        await self.store.set_reply(job.key, ref)
+        return ref
+
+    async def wait_idle(self, timeout: float = 60.0) -> None:
+        """Until every due job is finished (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while self._placeholders or self._running_tasks or await self.store.pending_jobs():
+            if time.monotonic() > deadline:
+                raise TimeoutError("jobs still pending")
+            await asyncio.sleep(0.05)
+
+    # --- workers ----------------------------------------------------------------------------------
+
+    def _full_workspaces(self) -> list[str]:
+        cap = self.settings.jobs_per_workspace
+        return [ws for ws, n in self._running.items() if n >= cap]
+
+    async def _worker(self, index: int) -> None:
+        while not self._stopping:
+            job = None
+            try:
+                job = await self.store.lease_job(
+                    self.settings.lease_seconds, list(self.platforms), self._full_workspaces()
+                )
+            except Exception:
+                log.exception("leasing a job failed")
+            if job is None:
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                continue
+            ws = job.note.workspace_id
+            self._running[ws] += 1
+            task = asyncio.create_task(self._run_job(job))
+            self._running_tasks[job.key] = task
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not task.done():
+                    raise
+            finally:
+                self._running[ws] -= 1
+                if self._running[ws] <= 0:
+                    del self._running[ws]
+                self._running_tasks.pop(job.key, None)
+                self._wake.set()
+
+    async def _keep_lease(self, key: str) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            await self.store.renew_lease(key, self.settings.lease_seconds)
+
+    async def _run_job(self, job: Job) -> None:
+        platform = self.platforms[job.note.platform]
+        lease = asyncio.create_task(self._keep_lease(job.key))
+        reply: MessageRef | None = None
+        try:
+            reply = await self._reply_for(job, platform)
+            await self.pipeline.run(job.note, platform, reply)
+            await self.store.finish_job(job.key, JobStatus.done)
+        except asyncio.CancelledError:
+            # Shutdown: the note goes back to the queue without counting this attempt.
+            await self.store.requeue_job(job.key, time.time(), "interrupted by shutdown", count_attempt=False)
+            raise
+        except FINAL_ERRORS as exc:
+            await self._fail(job, platform, reply, failure_text(exc), str(exc))
+        except Exception as exc:
+            await self._retry_or_fail(job, platform, reply, exc)
+        finally:
+            lease.cancel()
+
+    async def _retry_or_fail(self, job: Job, platform: ChatPlatform, reply: MessageRef | None, exc: Exception) -> None:
+        if not isinstance(exc, TranscriptionUnavailable):
+            log.exception("job %s failed unexpectedly", job.key, exc_info=exc)
+        reason = str(exc) if isinstance(exc, TranscriptionUnavailable) else "internal error"
+        if job.attempts >= self.settings.max_attempts:
+            await self._fail(
+                job, platform, reply,
+                f":warning: Couldn't transcribe this note: {reason}. Gave up after {job.attempts} tries.",
+                reason,
+            )
+            return
+        delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (job.attempts - 1)) * random.uniform(0.8, 1.2)
+        if isinstance(exc, TranscriptionUnavailable) and exc.retry_after:
+            delay = max(delay, exc.retry_after)
+        at = time.time() + delay
+        await self.store.requeue_job(job.key, at, reason)
+        when = datetime.fromtimestamp(at).astimezone().strftime("%H:%M")
+        await self._say(platform, reply, f":warning: Couldn't transcribe yet: {reason}. Will retry at {when}.")
+
+    async def _fail(self, job: Job, platform: ChatPlatform, reply: MessageRef | None, text: str, error: str) -> None:
+        await self.store.finish_job(job.key, JobStatus.failed, error)
+        await self._say(platform, reply or job.reply_ref, text)
+
+    async def _say(self, platform: ChatPlatform, reply: MessageRef | None, text: str) -> None:
+        try:
+            if reply is not None:
+                await platform.edit(reply, text)
+        except Exception:
+            log.warning("could not tell the user: %s", text, exc_info=True)
+
+    # --- commands and settings --------------------------------------------------------------------
+
+    async def run_command(self, ctx: CommandContext, text: str) -> str:
+        """Run `/voxnote <text>`; refusals and bad arguments come back as plain replies."""
+        try:
+            return await run_command(self.store, ctx, text)
+        except (CommandError, NotAllowed) as exc:
+            return f":warning: {exc}"
+
+    async def channel_settings(self, platform: Platform, workspace_id: str, channel_id: str) -> ChannelSettings:
+        return await self.store.get_settings(platform, workspace_id, channel_id)

@@ -1,0 +1,159 @@
+"""`voxnote` command line: transcribe files, run the bot, serve the engine over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from bot.config import Settings
+from bot.errors import VoxnoteError
+from bot.models import ChannelSettings, DoneEvent, TextDeltaEvent, Transcript, TranscriptionRequest
+from bot.render import to_srt, to_vtt, transcript_text
+from bot.transcriber import Transcriber, make_transcriber
+
+log = logging.getLogger("voxnote")
+FORMATS = ("text", "srt", "vtt", "json")
+
+
+def format_transcript(transcript: Transcript, fmt: str, diarize: bool, timestamps: bool = False) -> str:
+    if fmt == "json":
+        return transcript.model_dump_json(indent=2)
+    if fmt == "srt":
+        return to_srt(transcript, diarize)
+    if fmt == "vtt":
+        return to_vtt(transcript, diarize)
+    return transcript_text(transcript, ChannelSettings(diarize=diarize, timestamps=timestamps), bold="{}")
+
+
+async def _transcribe_one(
+    transcriber: Transcriber, path: Path, args: argparse.Namespace, err: Console
+) -> Transcript:
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except OSError as exc:
+        raise VoxnoteError(f"can't read {path}: {exc.strerror}") from None
+    request = TranscriptionRequest(
+        file=data,
+        filename=path.name,
+        language=args.language,
+        diarize=args.diarize,
+        context_bias=args.bias or [],
+        temperature=args.temperature,
+    )
+    text = Text()
+    with Live(text, console=err, refresh_per_second=12, transient=False) as live:
+        async for event in transcriber.stream(request):
+            if isinstance(event, TextDeltaEvent):
+                text.append(event.text)
+                live.update(text)
+            elif isinstance(event, DoneEvent):
+                return event.transcript()
+    raise VoxnoteError("the transcription ended without a result")
+
+
+async def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    err = Console(stderr=True, highlight=False)
+    transcriber = make_transcriber(settings)
+    failures = 0
+    outputs: list[str] = []
+    try:
+        for name in args.files:
+            path = Path(name)
+            if len(args.files) > 1:
+                err.print(Text(f"── {path.name}", style="bold"))
+            try:
+                transcript = await _transcribe_one(transcriber, path, args, err)
+            except VoxnoteError as exc:
+                failures += 1
+                err.print(Text(f"error: {path.name}: {exc}", style="red"))
+                continue
+            outputs.append(format_transcript(transcript, args.format, args.diarize, args.timestamps))
+    finally:
+        await transcriber.aclose()
+    result = "\n".join(o.rstrip("\n") + "\n" for o in outputs)
+    if args.output:
+        Path(args.output).write_text(result)
+        err.print(f"wrote {args.output}")
+    elif result:
+        sys.stdout.write(result)
+        sys.stdout.flush()
+    return 1 if failures else 0
+
+
+async def cmd_run(settings: Settings) -> int:
+    from bot.runner import run_bot
+
+    return await run_bot(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voxnote", description="Voice notes to text, live, in Slack and Discord.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("transcribe", help="transcribe audio files, showing the text as it is recognised")
+    t.add_argument("files", nargs="+", metavar="FILE")
+    t.add_argument("--language", "-l", help="ISO 639-1 code (default: detect)")
+    t.add_argument("--bias", "-b", action="append", metavar="PHRASE", help="a word or phrase to favour (repeat)")
+    t.add_argument("--diarize", action="store_true", help="label speakers")
+    t.add_argument("--timestamps", action="store_true", help="timestamps in text output")
+    t.add_argument("--temperature", type=float)
+    t.add_argument("--format", "-f", choices=FORMATS, default="text")
+    t.add_argument("--model", "-m", help="local model: base, tiny.en, a directory, or a faster-whisper name")
+    t.add_argument("--output", "-o", help="write the result to this file instead of stdout")
+
+    sub.add_parser("run", help="run the bot on the platforms configured in the environment (console if none)")
+
+    s = sub.add_parser("serve", help="serve the local engine over the Mistral transcription API")
+    s.add_argument("--host", default=None)
+    s.add_argument("--port", type=int, default=None)
+
+    d = sub.add_parser("discord-invite", help="print the URL that adds the bot to a Discord server")
+    d.add_argument("client_id", help="the application's client id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides: dict[str, object] = {}
+    if getattr(args, "model", None):
+        overrides["model"] = args.model
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "transcribe" and not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        if args.command == "transcribe":
+            return asyncio.run(cmd_transcribe(args, settings))
+        if args.command == "run":
+            return asyncio.run(cmd_run(settings))
+        if args.command == "serve":
+            from bot.service.server import serve
+
+            return serve(settings, host=args.host, port=args.port)
+        if args.command == "discord-invite":
+            from adapters.discord_ import invite_url
+
+            print(invite_url(args.client_id))
+            return 0
+    except VoxnoteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""A reply that grows as speech is recognised, edited no faster than the platform tolerates.
+
+Deltas arrive far faster than a platform lets a bot edit one message (Slack: ~1/s, Discord: a few per
+few seconds per channel), so updates are coalesced: only the latest text is sent, at most once per
+`min_interval`, and the final text is always delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+EditFn = Callable[[str], Awaitable[None]]
+LIVE_SUFFIX = " …"
+FINAL_RETRIES = 3
+
+
+class LiveReply:
+    def __init__(self, edit: EditFn, min_interval: float, max_chars: int, header: str = "") -> None:
+        self._edit = edit
+        self._interval = min_interval
+        self._max_chars = max_chars
+        self._header = header
+        self._text = ""
+        self._sent: str | None = None
+        self._last_edit = float("-inf")
+        self._dirty = asyncio.Event()
+        self._closed = False
+        self._lock = asyncio.Lock()
+        self._task = asyncio.create_task(self._pump(), name="live-reply")
+        self.edits = 0
+
+    def append(self, delta: str) -> None:
+        """Add recognised text; it shows up at the next allowed edit."""
+        self._text += delta
+        self._dirty.set()
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self._text.strip())
+
+    def set_status(self, header: str) -> None:
+        """Change the line shown above the partial text (e.g. "queued (position 3)")."""
+        self._header = header
+        self._dirty.set()
+
+    def render_partial(self) -> str:
+        text = self._text.strip()
+        body_room = self._max_chars - len(self._header) - len(LIVE_SUFFIX) - 2
+        if len(text) > body_room:
+            # Show the newest words: that is what the reader is following.
+            text = "…" + text[-(body_room - 1):]
+        parts = [p for p in (self._header, text + LIVE_SUFFIX if text else "") if p]
+        return "\n".join(parts)
+
+    async def _pump(self) -> None:
+        while not self._closed:
+            await self._dirty.wait()
+            if self._closed:
+                return
+            wait = self._last_edit + self._interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self._closed:
+                return
+            self._dirty.clear()
+            text = self.render_partial()
+            if text == self._sent:
+                continue
+            async with self._lock:
+                if self._closed:
+                    return
+                await self._send(text, final=False)
+
+    async def _send(self, text: str, *, final: bool) -> None:
+        self._last_edit = time.monotonic()
+        try:
+            await self._edit(text)
+            self._sent = text
+            self.edits += 1
+        except Exception:
+            if final:
+                raise
+            # A lost partial is harmless: the next one (or the final text) replaces it.
+            log.warning("partial edit failed", exc_info=True)
+        finally:
+            self._last_edit = time.monotonic()
+
+    async def finish(self, text: str) -> None:
+        """Stop partial updates and deliver `text`, respecting the interval; retried a few times."""
+        self._closed = True
+        self._dirty.set()
+        async with self._lock:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            for attempt in range(FINAL_RETRIES):
+                wait = self._last_edit + self._interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                try:
+                    await self._send(text, final=True)
+                    return
+                except Exception:
+                    if attempt == FINAL_RETRIES - 1:
+                        raise
+                    log.warning("final edit failed, retrying", exc_info=True)
+                    await asyncio.sleep(self._interval * (attempt + 1))
+
+    async def aclose(self) -> None:
+        """Stop without a final edit (the job is being abandoned or requeued)."""
+        self._closed = True
+        self._dirty.set()
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass

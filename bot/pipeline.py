@@ -1,0 +1,116 @@
+"""One note, one platform: settings -> audio source -> live stream into the reply -> final render -> store."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from adapters.base import ChatPlatform
+from bot.config import Settings
+from bot.errors import AudioTooLarge, AudioTooLong, EmptyAudio, StreamInterrupted, TranscriptionRejected
+from bot.live_reply import LiveReply
+from bot.models import (
+    AudioNote,
+    ChannelSettings,
+    DoneEvent,
+    MessageRef,
+    TextDeltaEvent,
+    Transcript,
+    TranscriptionRequest,
+)
+from bot.render import render_final
+from bot.transcriber import Transcriber
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = ":studio_microphone: Transcribing…"
+DEFAULT_BOLD = "**{}**"
+
+
+def bold_style(platform: ChatPlatform) -> str:
+    """How the platform writes bold text (`*x*` on Slack, `**x**` elsewhere)."""
+    return getattr(platform, "bold", DEFAULT_BOLD)
+
+
+def check_limits(note: AudioNote, settings: Settings) -> None:
+    """Refuse what the platform already tells us is too big or too long, before any download."""
+    if note.size is not None:
+        if note.size == 0:
+            raise EmptyAudio(f"{note.filename} is empty")
+        if note.size > settings.max_audio_bytes:
+            raise AudioTooLarge(
+                f"{note.filename} is {note.size / 1e6:.1f} MB; the limit is {settings.max_audio_bytes / 1e6:.0f} MB"
+            )
+    if note.duration is not None and note.duration > settings.max_audio_seconds:
+        raise AudioTooLong(
+            f"the recording lasts {note.duration / 60:.0f} min; the limit is {settings.max_audio_seconds / 60:.0f} min"
+        )
+
+
+@dataclass
+class NoteResult:
+    transcript: Transcript
+    reply: MessageRef
+
+
+class NotePipeline:
+    def __init__(self, settings: Settings, store: Store, transcriber: Transcriber) -> None:
+        self.settings = settings
+        self.store = store
+        self.transcriber = transcriber
+
+    async def _bytes_request(self, note: AudioNote, platform: ChatPlatform, chan: ChannelSettings) -> TranscriptionRequest:
+        data = await platform.fetch_audio(note, self.settings.max_audio_bytes)
+        if not data:
+            raise EmptyAudio(f"{note.filename} is empty")
+        if len(data) > self.settings.max_audio_bytes:
+            raise AudioTooLarge(f"{note.filename} is over {self.settings.max_audio_bytes / 1e6:.0f} MB")
+        return TranscriptionRequest.for_settings(chan, file=data, filename=note.filename)
+
+    async def run(self, note: AudioNote, platform: ChatPlatform, reply: MessageRef) -> NoteResult:
+        """Transcribe `note` into the already-posted `reply`; typed errors propagate to the job runner."""
+        check_limits(note, self.settings)
+        chan = await self.store.get_settings(note.platform, note.workspace_id, note.channel_id)
+        live = LiveReply(
+            lambda text: platform.edit(reply, text),
+            platform.min_edit_interval,
+            platform.max_message_chars,
+            header=PLACEHOLDER,
+        )
+        try:
+            transcript = await self._transcribe(note, platform, chan, live)
+        except BaseException:
+            await live.aclose()
+            raise
+        rendered = render_final(transcript, chan, platform.max_message_chars, bold=bold_style(platform))
+        await live.finish(rendered.messages[0])
+        for extra in rendered.messages[1:]:
+            await platform.post_in_thread(reply, extra)
+        for filename, data in rendered.files:
+            await platform.upload(reply, filename, data, comment="Full transcript")
+        await self.store.save_transcript(note, transcript)
+        return NoteResult(transcript, reply)
+
+    async def _transcribe(
+        self, note: AudioNote, platform: ChatPlatform, chan: ChannelSettings, live: LiveReply
+    ) -> Transcript:
+        if note.public_url and self.transcriber.can_fetch_urls:
+            request = TranscriptionRequest.for_settings(chan, file_url=note.public_url)
+            try:
+                return await self._consume(request, live)
+            except TranscriptionRejected as exc:
+                # The service could not fetch the URL (expired, blocked): send the bytes ourselves.
+                if live.has_text:
+                    raise
+                log.info("file_url refused (%s); sending the bytes instead", exc)
+        request = await self._bytes_request(note, platform, chan)
+        return await self._consume(request, live)
+
+    async def _consume(self, request: TranscriptionRequest, live: LiveReply) -> Transcript:
+        async for event in self.transcriber.stream(request):
+            if isinstance(event, TextDeltaEvent):
+                live.append(event.text)
+            elif isinstance(event, DoneEvent):
+                return event.transcript()
+        raise StreamInterrupted("the transcription stream ended without a final transcript")

@@ -1,0 +1,81 @@
+"""`voxnote run`: open the store, build the transcriber and the core, start the configured adapters,
+and shut down gracefully on SIGTERM/SIGINT (running notes finish, the rest stay queued)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from bot.config import Settings
+from bot.core import Voxnote
+from bot.errors import VoxnoteError
+from bot.transcriber import make_transcriber
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+SHUTDOWN_GRACE_SECONDS = 30.0
+
+
+def configured_platforms(settings: Settings) -> list[str]:
+    """Which adapters the environment asks for; a half-configured platform is an error, named plainly."""
+    platforms = []
+    if settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret:
+        if not settings.slack_bot_token:
+            raise VoxnoteError("Slack: SLACK_BOT_TOKEN is missing (SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set)")
+        if not (settings.slack_app_token or settings.slack_signing_secret):
+            raise VoxnoteError(
+                "Slack: set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET for the HTTP Events API"
+            )
+        platforms.append("slack")
+    if settings.discord_token:
+        platforms.append("discord")
+    return platforms
+
+
+async def run_bot(settings: Settings) -> int:
+    platforms = configured_platforms(settings)
+    store = await Store.open(settings.db_path)
+    transcriber = make_transcriber(settings)
+    core = Voxnote(settings, store, transcriber)
+    warm = getattr(transcriber, "warm", None)
+    if warm is not None:
+        await warm()
+    await core.start()
+    tasks: list[asyncio.Task[None]] = []
+    if "slack" in platforms:
+        from adapters.slack import run_slack
+
+        tasks.append(asyncio.create_task(run_slack(settings, core), name="slack"))
+    if "discord" in platforms:
+        from adapters.discord_ import run_discord
+
+        tasks.append(asyncio.create_task(run_discord(settings, core), name="discord"))
+    if not platforms:
+        log.info("no SLACK_* or DISCORD_TOKEN set: running the console adapter")
+        from adapters.console import run_console
+
+        tasks.append(asyncio.create_task(run_console(core), name="console"))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            log.error("%s stopped: %s", task.get_name(), task.exception())
+            code = 1
+    log.info("shutting down: finishing running notes (up to %.0f s)", SHUTDOWN_GRACE_SECONDS)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    stopper.cancel()
+    await core.stop(grace=SHUTDOWN_GRACE_SECONDS)
+    await transcriber.aclose()
+    await store.close()
+    return code

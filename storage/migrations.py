@@ -1,0 +1,61 @@
+"""Numbered schema migrations, applied in order; `PRAGMA user_version` records the last one applied."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+MIGRATIONS: list[str] = [
+    # 1: settings, the durable job queue, transcripts
+    """
+    CREATE TABLE channel_settings (
+        platform     TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        channel_id   TEXT NOT NULL,
+        data         TEXT NOT NULL,
+        updated_by   TEXT,
+        updated_at   REAL NOT NULL,
+        PRIMARY KEY (platform, workspace_id, channel_id)
+    );
+    CREATE TABLE jobs (
+        id              INTEGER PRIMARY KEY,
+        key             TEXT NOT NULL UNIQUE,
+        platform        TEXT NOT NULL,
+        workspace_id    TEXT NOT NULL,
+        note            TEXT NOT NULL,
+        on_demand       INTEGER NOT NULL DEFAULT 0,
+        status          TEXT NOT NULL DEFAULT 'queued',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        lease_until     REAL,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        reply_ref       TEXT,
+        error           TEXT,
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL
+    );
+    CREATE INDEX jobs_ready ON jobs (status, next_attempt_at);
+    CREATE TABLE transcripts (
+        id           INTEGER PRIMARY KEY,
+        job_key      TEXT NOT NULL UNIQUE,
+        platform     TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        channel_id   TEXT NOT NULL,
+        thread_id    TEXT,
+        message_id   TEXT NOT NULL,
+        data         TEXT NOT NULL,
+        created_at   REAL NOT NULL
+    );
+    CREATE INDEX transcripts_thread ON transcripts (platform, workspace_id, channel_id, thread_id);
+    CREATE INDEX transcripts_created ON transcripts (created_at);
+    """,
+]
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    """Bring the schema up to date; returns the version now in force."""
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        # executescript commits first; the version bump rides in the same script so both land together.
+        await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    return len(MIGRATIONS)

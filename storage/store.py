@@ -1,0 +1,253 @@
+"""SQLite persistence: channel settings, the durable job queue and transcripts.
+
+One aiosqlite connection owns the file; aiosqlite runs every statement on its own thread in order, so
+each method below is atomic with respect to the others."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from pathlib import Path
+
+import aiosqlite
+from pydantic import BaseModel
+
+from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript
+from storage.migrations import migrate
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class Job(BaseModel):
+    id: int
+    key: str
+    note: AudioNote
+    on_demand: bool
+    status: JobStatus
+    attempts: int
+    reply_ref: MessageRef | None = None
+    error: str | None = None
+    next_attempt_at: float = 0.0
+
+
+class StoredTranscript(BaseModel):
+    job_key: str
+    platform: Platform
+    channel_id: str
+    thread_id: str | None
+    message_id: str
+    transcript: Transcript
+    created_at: float
+
+
+class Store:
+    """Open with `await Store.open(path)`; close with `await store.close()`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+        await migrate(db)
+        return cls(db)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    # --- channel settings -------------------------------------------------------------------------
+
+    async def get_settings(self, platform: Platform, workspace_id: str, channel_id: str) -> ChannelSettings:
+        async with self._db.execute(
+            "SELECT data FROM channel_settings WHERE platform=? AND workspace_id=? AND channel_id=?",
+            (platform.value, workspace_id, channel_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return ChannelSettings.model_validate_json(row["data"]) if row else ChannelSettings()
+
+    async def set_settings(
+        self, platform: Platform, workspace_id: str, channel_id: str, settings: ChannelSettings, by: str = ""
+    ) -> None:
+        await self._db.execute(
+            "INSERT INTO channel_settings (platform, workspace_id, channel_id, data, updated_by, updated_at)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT (platform, workspace_id, channel_id)"
+            " DO UPDATE SET data=excluded.data, updated_by=excluded.updated_by, updated_at=excluded.updated_at",
+            (platform.value, workspace_id, channel_id, settings.model_dump_json(), by, time.time()),
+        )
+
+    async def reset_settings(self, platform: Platform, workspace_id: str, channel_id: str) -> None:
+        await self._db.execute(
+            "DELETE FROM channel_settings WHERE platform=? AND workspace_id=? AND channel_id=?",
+            (platform.value, workspace_id, channel_id),
+        )
+
+    # --- jobs -------------------------------------------------------------------------------------
+
+    async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
+        """Store a job for the note; False when a job with the same idempotency key already exists."""
+        now = time.time()
+        cur = await self._db.execute(
+            "INSERT OR IGNORE INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), int(on_demand), now, now),
+        )
+        return cur.rowcount == 1
+
+    async def lease_job(
+        self, lease_s: float, platforms: list[Platform], exclude_workspaces: list[str] | None = None
+    ) -> Job | None:
+        """Take the oldest ready job (queued and due, or running with an expired lease) for one of `platforms`."""
+        if not platforms:
+            return None
+        now = time.time()
+        plats = ",".join("?" * len(platforms))
+        excl = exclude_workspaces or []
+        excl_sql = f" AND workspace_id NOT IN ({','.join('?' * len(excl))})" if excl else ""
+        async with self._db.execute(
+            "UPDATE jobs SET status='running', lease_until=?, attempts=attempts+1, updated_at=?"
+            " WHERE id = (SELECT id FROM jobs WHERE platform IN (" + plats + ")" + excl_sql +
+            " AND ((status='queued' AND next_attempt_at<=?) OR (status='running' AND lease_until<?))"
+            " ORDER BY next_attempt_at, id LIMIT 1) RETURNING *",
+            (now + lease_s, now, *[p.value for p in platforms], *excl, now, now),
+        ) as cur:
+            row = await cur.fetchone()
+        return self._job(row) if row else None
+
+    async def renew_lease(self, key: str, lease_s: float) -> None:
+        await self._db.execute(
+            "UPDATE jobs SET lease_until=? WHERE key=? AND status='running'", (time.time() + lease_s, key)
+        )
+
+    async def set_reply(self, key: str, ref: MessageRef) -> None:
+        await self._db.execute(
+            "UPDATE jobs SET reply_ref=?, updated_at=? WHERE key=?", (ref.model_dump_json(), time.time(), key)
+        )
+
+    async def finish_job(self, key: str, status: JobStatus, error: str | None = None) -> None:
+        await self._db.execute(
+            "UPDATE jobs SET status=?, error=?, lease_until=NULL, updated_at=? WHERE key=?",
+            (status.value, error, time.time(), key),
+        )
+
+    async def requeue_job(self, key: str, next_attempt_at: float, error: str | None = None,
+                          count_attempt: bool = True) -> None:
+        """Put a job back in the queue; `count_attempt=False` gives back the attempt (shutdown, not a failure)."""
+        await self._db.execute(
+            "UPDATE jobs SET status='queued', next_attempt_at=?, error=?, lease_until=NULL, updated_at=?,"
+            " attempts = attempts - ? WHERE key=?",
+            (next_attempt_at, error, time.time(), 0 if count_attempt else 1, key),
+        )
+
+    async def get_job(self, key: str) -> Job | None:
+        async with self._db.execute("SELECT * FROM jobs WHERE key=?", (key,)) as cur:
+            row = await cur.fetchone()
+        return self._job(row) if row else None
+
+    async def job_counts(self) -> dict[str, int]:
+        async with self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") as cur:
+            rows = await cur.fetchall()
+        return {row["status"]: row["n"] for row in rows}
+
+    async def pending_jobs(self, due_only: bool = True) -> int:
+        """Jobs still to do: running, or queued (and due, unless `due_only` is False)."""
+        sql = "SELECT COUNT(*) FROM jobs WHERE status='running' OR (status='queued'" + (
+            " AND next_attempt_at<=?)" if due_only else ")"
+        )
+        async with self._db.execute(sql, (time.time(),) if due_only else ()) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def queue_position(self, key: str) -> int:
+        """1-based place of a queued job among the queued jobs of its platform (0 when not queued)."""
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM jobs j, jobs me WHERE me.key=? AND me.status='queued' AND j.status='queued'"
+            " AND j.platform=me.platform AND (j.next_attempt_at, j.id) <= (me.next_attempt_at, me.id)",
+            (key,),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _job(row: aiosqlite.Row) -> Job:
+        return Job(
+            id=row["id"],
+            key=row["key"],
+            note=AudioNote.model_validate_json(row["note"]),
+            on_demand=bool(row["on_demand"]),
+            status=JobStatus(row["status"]),
+            attempts=row["attempts"],
+            reply_ref=MessageRef.model_validate_json(row["reply_ref"]) if row["reply_ref"] else None,
+            error=row["error"],
+            next_attempt_at=row["next_attempt_at"],
+        )
+
+    # --- transcripts ------------------------------------------------------------------------------
+
+    async def save_transcript(self, note: AudioNote, transcript: Transcript) -> None:
+        await self._db.execute(
+            "INSERT INTO transcripts (job_key, platform, workspace_id, channel_id, thread_id, message_id, data,"
+            " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (job_key) DO UPDATE SET data=excluded.data",
+            (
+                note.idempotency_key,
+                note.platform.value,
+                note.workspace_id,
+                note.channel_id,
+                note.thread_id or note.message_id,
+                note.message_id,
+                transcript.model_dump_json(),
+                time.time(),
+            ),
+        )
+
+    async def thread_transcripts(
+        self, platform: Platform, workspace_id: str, channel_id: str, thread_id: str | None
+    ) -> list[StoredTranscript]:
+        """Transcripts of one thread (or a whole channel when `thread_id` is None), oldest first."""
+        sql = "SELECT * FROM transcripts WHERE platform=? AND workspace_id=? AND channel_id=?"
+        args: list[object] = [platform.value, workspace_id, channel_id]
+        if thread_id is not None:
+            sql += " AND thread_id=?"
+            args.append(thread_id)
+        async with self._db.execute(sql + " ORDER BY created_at, id", args) as cur:
+            rows = await cur.fetchall()
+        return [
+            StoredTranscript(
+                job_key=r["job_key"],
+                platform=Platform(r["platform"]),
+                channel_id=r["channel_id"],
+                thread_id=r["thread_id"],
+                message_id=r["message_id"],
+                transcript=Transcript.model_validate_json(r["data"]),
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    async def get_transcript(self, key: str) -> Transcript | None:
+        async with self._db.execute("SELECT data FROM transcripts WHERE job_key=?", (key,)) as cur:
+            row = await cur.fetchone()
+        return Transcript.model_validate_json(row["data"]) if row else None
+
+    async def purge_transcripts(self, older_than_days: float) -> int:
+        cur = await self._db.execute(
+            "DELETE FROM transcripts WHERE created_at < ?", (time.time() - older_than_days * 86400,)
+        )
+        return cur.rowcount
+
+    async def forget_channel(self, platform: Platform, workspace_id: str, channel_id: str) -> int:
+        cur = await self._db.execute(
+            "DELETE FROM transcripts WHERE platform=? AND workspace_id=? AND channel_id=?",
+            (platform.value, workspace_id, channel_id),
+        )
+        return cur.rowcount

@@ -1,0 +1,153 @@
+"""The core end to end on a recording platform: placeholder, live edits, final text, dedup,
+typed errors as plain messages, retries, restarts, per-channel settings."""
+
+import asyncio
+
+import pytest
+
+from bot.config import Settings
+from bot.core import Voxnote
+from bot.errors import CorruptAudio, FetchFailed, TranscriptionUnavailable
+from bot.models import ChannelSettings, Platform, Segment
+from storage.store import JobStatus, Store
+from tests.fixtures.platform import RecordingPlatform
+from tests.fixtures.transcriber import ScriptedTranscriber
+
+SEGMENTS = [Segment(text=f"Part {i} of the note.", start=i, end=i + 1) for i in range(6)]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(db_path=tmp_path / "v.db", jobs_concurrency=2, max_attempts=2, _env_file=None)
+
+
+@pytest.fixture
+async def store(settings):
+    s = await Store.open(settings.db_path)
+    yield s
+    await s.close()
+
+
+async def run_core(settings, store, transcriber, platform, notes, on_demand=False):
+    core = Voxnote(settings, store, transcriber)
+    await core.start()
+    results = [await core.submit(n, platform, on_demand=on_demand) for n in notes]
+    await core.wait_idle()
+    await core.stop()
+    return core, results
+
+
+async def test_note_streams_into_one_reply(settings, store):
+    platform = RecordingPlatform(min_edit_interval=0.1)
+    t = ScriptedTranscriber(SEGMENTS, delay=0.08)
+    _, ok = await run_core(settings, store, t, platform, [platform.note(b"audio")])
+    assert ok == [True]
+    [post] = platform.of("post_reply")
+    texts = platform.texts(post.ref.message_id)
+    assert "Transcribing" in texts[0]
+    partials = texts[1:-1]
+    assert partials and all(p.endswith(" …") for p in partials)  # grew live
+    assert texts[-1] == " ".join(s.text for s in SEGMENTS)
+    edits = [c.at for c in platform.of("edit")]
+    assert all(b - a >= 0.1 - 0.01 for a, b in zip(edits, edits[1:]))
+    assert t.requests[0].file == b"audio"
+    job = await store.get_job(platform.note(b"audio").idempotency_key)
+    assert job.status == JobStatus.done
+    assert (await store.get_transcript(job.key)).text == texts[-1]
+
+
+async def test_duplicate_delivery_gives_one_reply(settings, store):
+    platform = RecordingPlatform()
+    note = platform.note(b"audio")
+    _, ok = await run_core(settings, store, ScriptedTranscriber(SEGMENTS[:1], delay=0), platform, [note, note, note])
+    assert ok == [True, False, False]
+    assert len(platform.of("post_reply")) == 1
+
+
+async def test_channel_settings_reach_the_request(settings, store):
+    await store.set_settings(Platform.console, "w", "c",
+                             ChannelSettings(language="fr", context_bias=["Kubernetes"], diarize=True))
+    platform = RecordingPlatform()
+    t = ScriptedTranscriber(SEGMENTS[:1], delay=0)
+    await run_core(settings, store, t, platform, [platform.note(b"a")])
+    req = t.requests[0]
+    assert req.language == "fr" and req.context_bias == ["Kubernetes"] and req.diarize
+
+
+async def test_auto_off_ignores_until_on_demand(settings, store):
+    await store.set_settings(Platform.console, "w", "c", ChannelSettings(auto_transcribe=False))
+    platform = RecordingPlatform()
+    t = ScriptedTranscriber(SEGMENTS[:1], delay=0)
+    _, ok = await run_core(settings, store, t, platform, [platform.note(b"a")])
+    assert ok == [False] and not platform.calls
+    _, ok = await run_core(settings, store, t, platform, [platform.note(b"a")], on_demand=True)
+    assert ok == [True] and len(platform.of("post_reply")) == 1
+
+
+async def test_public_url_used_when_transcriber_fetches(settings, store):
+    platform = RecordingPlatform()
+    t = ScriptedTranscriber(SEGMENTS[:1], delay=0, can_fetch_urls=True)
+    await run_core(settings, store, t, platform, [platform.note(b"a", public_url="https://cdn.example/a.ogg")])
+    assert t.requests[0].file_url == "https://cdn.example/a.ogg" and t.requests[0].file is None
+
+
+@pytest.mark.parametrize(
+    "error, expected",
+    [(CorruptAudio("the audio file is damaged or truncated"), "damaged"),
+     (FetchFailed("Slack refused the download (403)"), "403")],
+)
+async def test_final_errors_become_one_plain_message(settings, store, error, expected):
+    platform = RecordingPlatform()
+    t = ScriptedTranscriber(SEGMENTS, fail=error)
+    await run_core(settings, store, t, platform, [platform.note(b"a")])
+    last = platform.calls[-1]
+    assert last.kind == "edit" and expected in last.text and "Traceback" not in last.text
+    assert len(t.requests) == 1  # not retried
+    job = await store.get_job(platform.note(b"a").idempotency_key)
+    assert job.status == JobStatus.failed
+
+
+async def test_too_large_refused_before_download(settings, store):
+    platform = RecordingPlatform()
+    settings.max_audio_bytes = 10
+    t = ScriptedTranscriber(SEGMENTS)
+    await run_core(settings, store, t, platform, [platform.note(b"x" * 11)])
+    assert "too large" in platform.calls[-1].text or "limit" in platform.calls[-1].text
+    assert not t.requests
+
+
+async def test_unavailable_service_is_retried_then_reported(settings, store, monkeypatch):
+    monkeypatch.setattr("bot.core.RETRY_BASE_SECONDS", 0.01)
+    platform = RecordingPlatform()
+    t = ScriptedTranscriber(SEGMENTS, fail=TranscriptionUnavailable("service unavailable (503)"))
+    await run_core(settings, store, t, platform, [platform.note(b"a")])
+    assert len(t.requests) == settings.max_attempts
+    texts = [c.text for c in platform.of("edit")]
+    assert any("Will retry at" in x for x in texts)
+    assert "Gave up after 2 tries" in texts[-1]
+    assert len(platform.of("post_reply")) == 1
+
+
+async def test_restart_resumes_and_edits_the_same_reply(settings, store):
+    """A job leased by a process that died resumes after its lease expires, in the reply it posted."""
+    platform = RecordingPlatform()
+    note = platform.note(b"a")
+    settings.lease_seconds = 0.2
+    slow = ScriptedTranscriber(SEGMENTS, delay=10)
+    core = Voxnote(settings, store, slow)
+    await core.start()
+    await core.submit(note, platform)
+    await asyncio.sleep(0.3)  # placeholder posted, transcription under way
+    for w in core._workers:  # a crash: tasks vanish without any cleanup
+        w.cancel()
+    for task in list(core._running_tasks.values()):
+        task.cancel()
+    await asyncio.sleep(0.05)
+    await store.requeue_job(note.idempotency_key, 0, "crash simulated")
+    core2 = Voxnote(settings, store, ScriptedTranscriber(SEGMENTS[:2], delay=0))
+    core2.register(platform, Platform.console)
+    await core2.start()
+    await core2.wait_idle()
+    await core2.stop()
+    assert len(platform.of("post_reply")) == 1
+    assert platform.calls[-1].text == "Part 0 of the note. Part 1 of the note."

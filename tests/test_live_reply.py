@@ -1,0 +1,75 @@
+"""The throttled editor: never faster than the interval, only the latest text, final always delivered."""
+
+import asyncio
+import time
+
+from bot.live_reply import LiveReply
+
+
+class Sink:
+    def __init__(self, fail: int = 0) -> None:
+        self.edits: list[tuple[float, str]] = []
+        self.fail = fail
+
+    async def __call__(self, text: str) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("429")
+        self.edits.append((time.monotonic(), text))
+
+
+def gaps(sink: Sink) -> list[float]:
+    times = [t for t, _ in sink.edits]
+    return [b - a for a, b in zip(times, times[1:])]
+
+
+async def test_coalesces_bursts_and_respects_interval():
+    sink = Sink()
+    live = LiveReply(sink, min_interval=0.2, max_chars=1000)
+    for i in range(50):  # 50 deltas in ~1 s
+        live.append(f" w{i}")
+        await asyncio.sleep(0.02)
+    await live.finish("FINAL")
+    assert 3 <= len(sink.edits) <= 1 / 0.2 + 2  # far fewer edits than deltas
+    assert all(g >= 0.2 - 0.01 for g in gaps(sink))
+    assert sink.edits[-1][1] == "FINAL"
+    partials = [t for _, t in sink.edits[:-1]]
+    assert all(t.endswith(" …") for t in partials)
+    assert "w49" not in partials[0] and "w0" in partials[0]
+
+
+async def test_final_waits_for_the_interval_after_a_partial():
+    sink = Sink()
+    live = LiveReply(sink, min_interval=0.3, max_chars=1000)
+    live.append("hello")
+    await asyncio.sleep(0.05)
+    await live.finish("hello world")
+    assert [t for _, t in sink.edits] == ["hello …", "hello world"]
+    assert gaps(sink)[0] >= 0.3 - 0.01
+
+
+async def test_final_delivered_even_when_edits_fail():
+    sink = Sink(fail=2)
+    live = LiveReply(sink, min_interval=0.01, max_chars=1000)
+    live.append("lost partial")
+    await asyncio.sleep(0.05)
+    await live.finish("done")
+    assert sink.edits[-1][1] == "done"
+
+
+async def test_partial_shows_newest_words_within_limit():
+    sink = Sink()
+    live = LiveReply(sink, min_interval=0.01, max_chars=60, header="Transcribing…")
+    live.append(" ".join(f"word{i}" for i in range(100)))
+    await asyncio.sleep(0.05)
+    await live.aclose()
+    text = sink.edits[-1][1]
+    assert len(text) <= 60 and text.startswith("Transcribing…\n…") and "word99" in text
+
+
+async def test_no_edit_when_nothing_changed():
+    sink = Sink()
+    live = LiveReply(sink, min_interval=0.01, max_chars=100)
+    await asyncio.sleep(0.05)
+    await live.finish("only final")
+    assert [t for _, t in sink.edits] == ["only final"]

@@ -1,0 +1,107 @@
+"""Storage on real SQLite files: migrations, settings, the job queue, transcripts."""
+
+import sqlite3
+import time
+
+import pytest
+
+from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Segment, Transcript
+from storage.migrations import MIGRATIONS
+from storage.store import JobStatus, Store
+
+
+def note(mid: str = "m1", ws: str = "w", channel: str = "c") -> AudioNote:
+    return AudioNote(platform=Platform.slack, workspace_id=ws, channel_id=channel, message_id=mid,
+                     attachment_id="F" + mid, filename="a.ogg")
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = await Store.open(tmp_path / "v.db")
+    yield s
+    await s.close()
+
+
+async def test_migrations_set_version_and_reopen(tmp_path):
+    path = tmp_path / "v.db"
+    s = await Store.open(path)
+    await s.close()
+    s = await Store.open(path)  # second open applies nothing and keeps data
+    await s.close()
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"channel_settings", "jobs", "transcripts"} <= tables
+
+
+async def test_settings_round_trip_and_reset(store):
+    assert await store.get_settings(Platform.slack, "w", "c") == ChannelSettings()
+    s = ChannelSettings(language="fr", context_bias=["Kubernetes"], diarize=True, summary_threshold_s=None)
+    await store.set_settings(Platform.slack, "w", "c", s, by="U1")
+    assert await store.get_settings(Platform.slack, "w", "c") == s
+    assert await store.get_settings(Platform.discord, "w", "c") == ChannelSettings()  # per platform
+    await store.reset_settings(Platform.slack, "w", "c")
+    assert await store.get_settings(Platform.slack, "w", "c") == ChannelSettings()
+
+
+async def test_job_is_idempotent_by_note_key(store):
+    assert await store.add_job(note()) is True
+    assert await store.add_job(note()) is False
+    assert await store.add_job(note("m2")) is True
+    assert (await store.job_counts())["queued"] == 2
+
+
+async def test_lease_order_expiry_and_requeue(store):
+    await store.add_job(note("m1"))
+    await store.add_job(note("m2"))
+    job = await store.lease_job(60, [Platform.slack])
+    assert job is not None and job.note.message_id == "m1" and job.attempts == 1
+    assert job.status == JobStatus.running
+    assert await store.queue_position(note("m2").idempotency_key) == 1
+    # An expired lease (a crashed worker) makes the job available again, with the attempt counted.
+    crashed = await store.lease_job(-1, [Platform.slack])
+    assert crashed is not None and crashed.note.message_id == "m2"
+    again = await store.lease_job(60, [Platform.slack])
+    assert again is not None and again.note.message_id == "m2" and again.attempts == 2
+    assert await store.lease_job(60, [Platform.slack]) is None
+    await store.requeue_job(job.key, time.time() + 3600, "down")
+    assert await store.lease_job(60, [Platform.slack]) is None  # not due yet
+    assert await store.pending_jobs() == 1  # m2 running; m1 not due
+    assert await store.pending_jobs(due_only=False) == 2
+
+
+async def test_lease_skips_other_platforms_and_full_workspaces(store):
+    await store.add_job(note("m1", ws="busy"))
+    await store.add_job(note("m2", ws="idle"))
+    assert await store.lease_job(60, [Platform.discord]) is None
+    job = await store.lease_job(60, [Platform.slack], exclude_workspaces=["busy"])
+    assert job is not None and job.note.workspace_id == "idle"
+
+
+async def test_reply_ref_survives_reopen(tmp_path):
+    path = tmp_path / "v.db"
+    s = await Store.open(path)
+    await s.add_job(note())
+    ref = MessageRef(platform=Platform.slack, channel_id="c", message_id="171.1", thread_id="170.0")
+    await s.set_reply(note().idempotency_key, ref)
+    await s.close()
+    s = await Store.open(path)
+    job = await s.lease_job(60, [Platform.slack])
+    assert job is not None and job.reply_ref == ref
+    await s.finish_job(job.key, JobStatus.done)
+    assert (await s.job_counts()) == {"done": 1}
+    await s.close()
+
+
+async def test_transcripts_by_thread_purge_and_forget(store):
+    t = Transcript(text="hello", segments=[Segment(text="hello", start=0, end=1)])
+    await store.save_transcript(note("m1").model_copy(update={"thread_id": "T"}), t)
+    await store.save_transcript(note("m2").model_copy(update={"thread_id": "T"}), t)
+    await store.save_transcript(note("m3", channel="other"), t)
+    rows = await store.thread_transcripts(Platform.slack, "w", "c", "T")
+    assert [r.message_id for r in rows] == ["m1", "m2"]
+    assert await store.get_transcript(note("m3", channel="other").idempotency_key) == t
+    assert await store.purge_transcripts(older_than_days=1) == 0
+    assert await store.forget_channel(Platform.slack, "w", "c") == 2
+    assert await store.purge_transcripts(older_than_days=-1) == 1
