@@ -1,0 +1,162 @@
+"""The slack-bolt `AsyncApp`: Slack events, the `/voxnote` command and the "Transcribe" shortcut,
+translated into `core.submit` / `core.run_command` calls. Listeners ack first and work after."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.base import ChatPlatform
+from adapters.slack.admins import SlackAdmins
+from adapters.slack.dedup import SeenEvents
+from adapters.slack.mrkdwn import to_mrkdwn
+from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
+from bot.commands import CommandContext
+from bot.errors import VoxnoteError
+from bot.models import AudioNote, Platform
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/voxnote"
+SHORTCUT_CALLBACK_ID = "voxnote_transcribe"
+# Reacting with one of these on a voice note asks for a transcript (useful when auto is off).
+TRIGGER_REACTIONS = frozenset({"memo", "pencil"})
+# conversations.replies returns at most 15 messages per call for apps outside the Marketplace.
+REPLIES_LIMIT = 15
+
+NO_MEDIA = "There is no audio or video in this message to transcribe."
+SUBMITTED = "Transcribing: the text will appear in the message's thread."
+ALREADY = "This note is already transcribed or on its way: see its thread."
+
+
+class Core(Protocol):
+    """The part of `bot.core.Voxnote` the Slack adapter calls."""
+
+    async def submit(self, note: AudioNote, platform: ChatPlatform, on_demand: bool = False) -> bool: ...
+
+    async def run_command(self, ctx: CommandContext, text: str) -> str: ...
+
+
+class SlackListeners:
+    """The work behind each listener, kept apart from bolt's wiring so each reads on its own."""
+
+    def __init__(self, core: Core, platform: ChatPlatform, client: AsyncWebClient, admins: SlackAdmins) -> None:
+        self.core = core
+        self.platform = platform
+        self.client = client
+        self.admins = admins
+        self.seen = SeenEvents()
+
+    async def skip_redeliveries(
+        self, body: dict[str, Any], request: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        """Ack and drop an event already received (Slack retry or Socket Mode redelivery)."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not self.seen.first_time(str(event_id)):
+            retry = (request.headers.get("x-slack-retry-num") or ["-"])[0]
+            log.info("skipping repeated delivery of %s (retry %s)", event_id, retry)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    async def on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        message = SlackMessage.model_validate(event)
+        if not message.from_person or not message.files:
+            return
+        channel = event.get("channel") or ""
+        message = await self._complete_files(message)
+        team_id = str(body.get("team_id") or message.team or "")
+        for note in audio_notes(message, team_id=team_id, channel_id=channel):
+            await self.core.submit(note, self.platform)
+
+    async def on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        item = event.get("item") or {}
+        if event.get("reaction") not in TRIGGER_REACTIONS or item.get("type") != "message":
+            return
+        channel, ts = item.get("channel", ""), item.get("ts", "")
+        message = await self._fetch_message(channel, ts)
+        if message is None:
+            return
+        team_id = str(body.get("team_id") or message.team or "")
+        message = await self._complete_files(message)
+        for note in audio_notes(message, team_id=team_id, channel_id=channel, include_video=True):
+            await self.core.submit(note, self.platform, on_demand=True)
+
+    async def on_shortcut(self, ack: AsyncAck, shortcut: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        channel = (shortcut.get("channel") or {}).get("id", "")
+        team_id = (shortcut.get("team") or {}).get("id", "")
+        message = await self._complete_files(SlackMessage.model_validate(shortcut.get("message") or {}))
+        notes = audio_notes(message, team_id=team_id, channel_id=channel, include_video=True)
+        if not notes:
+            await respond(text=NO_MEDIA, response_type="ephemeral")
+            return
+        submitted = [await self.core.submit(note, self.platform, on_demand=True) for note in notes]
+        await respond(text=SUBMITTED if any(submitted) else ALREADY, response_type="ephemeral")
+
+    async def on_command(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id = command.get("user_id", "")
+        ctx = CommandContext(
+            platform=Platform.slack,
+            workspace_id=command.get("team_id", ""),
+            channel_id=command.get("channel_id", ""),
+            user_id=user_id,
+            is_admin=await self.admins.is_admin(user_id),
+        )
+        try:
+            reply = await self.core.run_command(ctx, command.get("text", ""))
+        except VoxnoteError as e:
+            reply = e.detail
+        await respond(text=to_mrkdwn(reply), response_type="ephemeral")
+
+    async def _complete_files(self, message: SlackMessage) -> SlackMessage:
+        """Fill in files the event only names (`file_access: check_file_info`) from files.info."""
+        if not any(f.incomplete for f in message.files):
+            return message
+        files: list[SlackFile] = []
+        for f in message.files:
+            if f.incomplete:
+                try:
+                    f = SlackFile.model_validate((await self.client.files_info(file=f.id))["file"])
+                except SlackApiError as e:
+                    log.warning("files.info failed for %s: %s", f.id, e.response.get("error"))
+                    continue
+            files.append(f)
+        return message.model_copy(update={"files": files})
+
+    async def _fetch_message(self, channel: str, ts: str) -> SlackMessage | None:
+        """The message a reaction points at: in the channel's history, or else inside a thread."""
+        window = {"channel": channel, "latest": ts, "oldest": ts, "inclusive": True}
+        try:
+            found = await self.client.conversations_history(**window, limit=1)
+            match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
+            if match is None:
+                found = await self.client.conversations_replies(ts=ts, **window, limit=REPLIES_LIMIT)
+                match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
+        except SlackApiError as e:
+            log.warning("could not read message %s in %s: %s", ts, channel, e.response.get("error"))
+            return None
+        return SlackMessage.model_validate(match) if match else None
+
+
+def build_app(
+    core: Core, platform: ChatPlatform, client: AsyncWebClient, *, admins: list[str], signing_secret: str = ""
+) -> AsyncApp:
+    """An `AsyncApp` with voxnote's listeners; bolt verifies signatures (HTTP mode) and acks."""
+    app = AsyncApp(client=client, signing_secret=signing_secret, name="voxnote")
+    listeners = SlackListeners(core, platform, client, SlackAdmins(client, admins))
+    app.middleware(listeners.skip_redeliveries)
+    app.event("message")(listeners.on_message)
+    app.event("reaction_added")(listeners.on_reaction)
+    app.message_shortcut(SHORTCUT_CALLBACK_ID)(listeners.on_shortcut)
+    app.command(COMMAND)(listeners.on_command)
+    return app

@@ -1,0 +1,139 @@
+"""`ChatPlatform` on Slack: replies in the note's thread, paced edits, uploads, private downloads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.mrkdwn import to_mrkdwn
+from adapters.slack.notes import SlackFile
+from bot.errors import AudioTooLarge, FetchFailed
+from bot.models import AudioNote, MessageRef, Platform
+
+log = logging.getLogger(__name__)
+
+# Slack truncates `text` past 40,000 characters but asks to keep it under 4,000 so a message stays
+# readable; 3,500 leaves room for escaping (`&` -> `&amp;`) and the core's header line. Replies are
+# plain text (no section blocks, whose limit is 3,000).
+MAX_MESSAGE_CHARS = 3_500
+# chat.update is Tier 3 (~50/min per workspace) and Slack tolerates about one edit per second per
+# message; a little above one second keeps a live transcript from being throttled.
+MIN_EDIT_INTERVAL = 1.2
+DOWNLOAD_CHUNK = 64 * 1024
+
+
+class SlackPlatform:
+    """What the core calls to talk to one Slack workspace."""
+
+    name = "slack"
+    max_message_chars = MAX_MESSAGE_CHARS
+    min_edit_interval = MIN_EDIT_INTERVAL
+
+    def __init__(self, client: AsyncWebClient, *, download_timeout_s: float = 120.0) -> None:
+        self.client = client
+        self._download_timeout = aiohttp.ClientTimeout(total=download_timeout_s, sock_connect=10)
+        self._session: aiohttp.ClientSession | None = None
+        # (channel, ts) -> when the bot last wrote that message: the edit pace is per message.
+        self._last_write: dict[tuple[str, str], float] = {}
+
+    # --- messages --------------------------------------------------------------------------------
+    async def post_reply(self, note: AudioNote, text: str) -> MessageRef:
+        return await self._post(note.channel_id, note.thread_id or note.message_id, text)
+
+    async def post_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
+        return await self._post(ref.channel_id, ref.thread_id or ref.message_id, text)
+
+    async def edit(self, ref: MessageRef, text: str) -> None:
+        await self._pace(ref.channel_id, ref.message_id)
+        try:
+            await self.client.chat_update(channel=ref.channel_id, ts=ref.message_id, text=to_mrkdwn(text))
+        finally:
+            self._mark(ref.channel_id, ref.message_id)
+
+    async def upload(self, ref: MessageRef, filename: str, data: bytes, comment: str = "") -> None:
+        await self.client.files_upload_v2(
+            channel=ref.channel_id,
+            thread_ts=ref.thread_id or ref.message_id,
+            filename=filename,
+            title=filename,
+            content=data,
+            initial_comment=to_mrkdwn(comment) if comment else None,
+        )
+
+    async def _post(self, channel: str, thread_ts: str, text: str) -> MessageRef:
+        resp = await self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=to_mrkdwn(text), unfurl_links=False, unfurl_media=False
+        )
+        ts = str(resp["ts"])
+        self._mark(channel, ts)
+        return MessageRef(platform=Platform.slack, channel_id=channel, message_id=ts, thread_id=thread_ts)
+
+    async def _pace(self, channel: str, ts: str) -> None:
+        """Hold an edit back until `min_edit_interval` has passed since the last write of that message.
+
+        The core already coalesces partial text; this guard makes the pace a property of the adapter,
+        whatever the caller does (a placeholder followed at once by a first partial, a retried edit)."""
+        last = self._last_write.get((channel, ts))
+        if last is not None:
+            wait = last + self.min_edit_interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    def _mark(self, channel: str, ts: str) -> None:
+        now = time.monotonic()
+        self._last_write[(channel, ts)] = now
+        if len(self._last_write) > 1024:
+            cutoff = now - 10 * self.min_edit_interval
+            self._last_write = {k: v for k, v in self._last_write.items() if v >= cutoff}
+
+    # --- audio -----------------------------------------------------------------------------------
+    async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
+        """Download a private Slack file with the bot token, refusing oversize files before reading them."""
+        if note.size is not None and note.size > max_bytes:
+            raise AudioTooLarge(f"{note.filename} is {note.size} bytes, the limit is {max_bytes}")
+        try:
+            info = await self.client.files_info(file=note.attachment_id)
+        except SlackApiError as e:
+            raise FetchFailed(f"files.info for {note.attachment_id}: {e.response.get('error')}") from e
+        file = SlackFile.model_validate(info["file"])
+        if file.size is not None and file.size > max_bytes:
+            raise AudioTooLarge(f"{file.filename()} is {file.size} bytes, the limit is {max_bytes}")
+        url = file.url_private_download or file.url_private
+        if not url:
+            raise FetchFailed(f"Slack gave no download URL for {note.attachment_id}")
+        return await self._download(url, max_bytes)
+
+    async def _download(self, url: str, max_bytes: int) -> bytes:
+        session = self._http()
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        try:
+            async with session.get(url, headers=headers) as resp:
+                if resp.status != 200:
+                    raise FetchFailed(f"Slack answered {resp.status} to the file download")
+                if resp.content_type == "text/html":
+                    # Slack's answer when the token is missing or lacks `files:read`: a sign-in page.
+                    raise FetchFailed("Slack answered the file download with a sign-in page (check files:read)")
+                if resp.content_length is not None and resp.content_length > max_bytes:
+                    raise AudioTooLarge(f"the file is {resp.content_length} bytes, the limit is {max_bytes}")
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise AudioTooLarge(f"the file is larger than {max_bytes} bytes")
+                return bytes(data)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise FetchFailed(f"file download failed: {type(e).__name__}") from e
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._download_timeout)
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
