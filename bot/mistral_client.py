@@ -1,0 +1,328 @@
+"""`MistralTranscriber`: the Transcriber for any HTTP service speaking Mistral's transcription dialect
+(Mistral's cloud, `voxnote serve`, compatible servers). Wire format: ../shared/notes/mistral-transcription-api.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from httpx_sse import ServerSentEvent, aconnect_sse
+from pydantic import SecretStr, ValidationError
+
+from bot.errors import StreamInterrupted, TranscriptionError, TranscriptionRejected, TranscriptionUnavailable
+from bot.models import (
+    EVENT_ADAPTER,
+    DoneEvent,
+    LanguageEvent,
+    SegmentEvent,
+    TextDeltaEvent,
+    Transcript,
+    TranscriptionEvent,
+    TranscriptionRequest,
+)
+from bot.retry import RetryPolicy, RetryState, is_retryable_status, parse_retry_after
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions"
+FILES_PATH = "/v1/files"
+KNOWN_EVENTS = frozenset({"transcription.language", "transcription.text.delta", "transcription.segment",
+                          "transcription.done"})
+# Transport failures worth another attempt: the service was unreachable, slow, or dropped the connection.
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+MAX_BODY_CHARS = 2000
+
+
+def error_message(body: str) -> str:
+    """The human part of an error body: Mistral's `message`, FastAPI's `detail`, OpenAI's `error.message`."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip()[:300] or "(empty body)"
+    if isinstance(data, dict):
+        for key in ("message", "detail", "error"):
+            message = _message_of(data.get(key))
+            if message:
+                return message
+    return body.strip()[:300]
+
+
+def _message_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        text = _message_of(value.get("message") or value.get("msg") or value.get("detail"))
+        loc = value.get("loc")
+        if text and isinstance(loc, list) and loc:
+            return ".".join(str(p) for p in loc) + ": " + text
+        return text
+    if isinstance(value, list):
+        return "; ".join(m for m in (_message_of(v) for v in value) if m)
+    return ""
+
+
+Part = tuple[str, tuple[str | None, bytes]]
+
+
+def multipart_parts(request: TranscriptionRequest, model: str, *, stream: bool) -> list[Part]:
+    """The form in the SDK's order: text fields, list fields once per item, then the file; unset optionals omitted.
+
+    Text fields go as file-less parts so the body is multipart even without a file (httpx would send
+    a urlencoded form otherwise, which multipart-only servers refuse)."""
+    fields: list[tuple[str, str]] = [("model", request.model or model)]
+    if request.file_url is not None:
+        fields.append(("file_url", request.file_url))
+    if request.file_id is not None:
+        fields.append(("file_id", request.file_id))
+    if request.language is not None:
+        fields.append(("language", request.language))
+    if request.temperature is not None:
+        fields.append(("temperature", str(request.temperature)))
+    fields.append(("stream", "true" if stream else "false"))
+    fields.append(("diarize", "true" if request.diarize else "false"))
+    fields.extend(("context_bias", phrase) for phrase in request.context_bias)
+    fields.extend(("timestamp_granularities", g) for g in request.timestamp_granularities)
+    parts: list[Part] = [(name, (None, value.encode())) for name, value in fields]
+    if request.file is not None:
+        parts.append(("file", (request.filename or "audio", request.file)))
+    return parts
+
+
+def transcript_events(transcript: Transcript) -> list[TranscriptionEvent]:
+    """The events a streaming server would have sent for this transcript (for servers that ignore `stream`)."""
+    events: list[TranscriptionEvent] = []
+    if transcript.language:
+        events.append(LanguageEvent(audio_language=transcript.language))
+    if transcript.text:
+        events.append(TextDeltaEvent(text=transcript.text))
+    events.extend(SegmentEvent(text=s.text, start=s.start, end=s.end, speaker_id=s.speaker_id)
+                  for s in transcript.segments)
+    events.append(DoneEvent(**transcript.model_dump()))
+    return events
+
+
+def parse_event(sse: ServerSentEvent) -> TranscriptionEvent | None:
+    """One SSE message -> a typed event; None for keep-alives and event types this version does not know."""
+    if not sse.data or sse.data.strip() == "[DONE]":
+        return None
+    try:
+        data = json.loads(sse.data)
+    except ValueError as exc:
+        raise TranscriptionError(f"malformed event from the transcription service: {sse.data[:200]!r}") from exc
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("type") or sse.event
+    if kind == "error" or sse.event == "error":
+        raise StreamInterrupted(f"the transcription service reported an error: {error_message(sse.data)}")
+    if kind not in KNOWN_EVENTS:
+        log.debug("ignoring unknown transcription event %r", kind)
+        return None
+    try:
+        return EVENT_ADAPTER.validate_python({**data, "type": kind})
+    except ValidationError as exc:
+        raise TranscriptionError(f"malformed {kind} event from the transcription service") from exc
+
+
+def _is_json(response: httpx.Response) -> bool:
+    return "json" in response.headers.get("content-type", "")
+
+
+def _is_sse(response: httpx.Response) -> bool:
+    return "text/event-stream" in response.headers.get("content-type", "")
+
+
+class MistralTranscriber:
+    """Transcriber over HTTP: `complete` posts one multipart request, `stream` reads Server-Sent Events.
+
+    Connect errors, timeouts, 429 and 5XX are retried with jittered backoff (honouring Retry-After)
+    within `retry`; other 4XX raise `TranscriptionRejected` at once."""
+
+    can_fetch_urls: bool = True
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr | str | None = None,
+        model: str = "voxtral-mini-latest",
+        *,
+        connect_timeout_s: float = 10.0,
+        request_timeout_s: float = 300.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        base = base_url.rstrip("/")
+        # People paste OpenAI-style base URLs ending in /v1; the paths below already carry it.
+        self.base_url = base[:-3] if base.endswith("/v1") else base
+        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        self.model = model
+        self.retry = retry or RetryPolicy()
+        headers = {"User-Agent": "voxnote"}
+        if self._api_key is not None and self._api_key.get_secret_value():
+            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(request_timeout_s, connect=connect_timeout_s),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> MistralTranscriber:
+        kwargs: dict[str, Any] = {
+            "base_url": settings.mistral_base_url,
+            "api_key": settings.mistral_api_key,
+            "model": settings.mistral_model,
+            "connect_timeout_s": settings.connect_timeout_s,
+            "request_timeout_s": settings.request_timeout_s,
+            "retry": RetryPolicy(max_retries=settings.max_retries),
+        }
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"MistralTranscriber(base_url={self.base_url!r}, model={self.model!r})"
+
+    async def __aenter__(self) -> MistralTranscriber:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def complete(self, request: TranscriptionRequest) -> Transcript:
+        response = await self._request(
+            "POST",
+            TRANSCRIPTIONS_PATH,
+            files=multipart_parts(request, self.model, stream=False),
+            headers={"Accept": "application/json"},
+        )
+        try:
+            return Transcript.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise TranscriptionError(
+                "the transcription service sent an answer voxnote cannot read",
+                status=response.status_code,
+                body=response.text[:MAX_BODY_CHARS],
+            ) from exc
+
+    async def stream(self, request: TranscriptionRequest) -> AsyncIterator[TranscriptionEvent]:
+        """Events as they arrive; retried only until the first event, after that a cut is `StreamInterrupted`."""
+        state = RetryState(self.retry)
+        yielded = 0
+        parts = multipart_parts(request, self.model, stream=True)
+        while True:
+            try:
+                async with aconnect_sse(self._client, "POST", TRANSCRIPTIONS_PATH, files=parts) as source:
+                    response = source.response
+                    if response.status_code != 200:
+                        await response.aread()
+                        failure = self._failure_from_response(response)
+                    elif _is_json(response):
+                        # Some compatible servers ignore `stream` and answer in one piece.
+                        await response.aread()
+                        for event in transcript_events(Transcript.model_validate_json(response.content)):
+                            yielded += 1
+                            yield event
+                        return
+                    elif not _is_sse(response):
+                        raise TranscriptionError(
+                            f"unexpected content type {response.headers.get('content-type')!r} from the "
+                            "transcription service",
+                            status=response.status_code,
+                        )
+                    else:
+                        async for sse in source.aiter_sse():
+                            event = parse_event(sse)
+                            if event is None:
+                                continue
+                            yielded += 1
+                            yield event
+                            if isinstance(event, DoneEvent):
+                                return
+                        failure = StreamInterrupted(
+                            f"the transcription stream ended after {yielded} events without transcription.done",
+                            status=200,
+                        )
+            except StreamInterrupted as exc:
+                failure = exc
+            except RETRYABLE_ERRORS as exc:
+                if yielded:
+                    raise StreamInterrupted(
+                        f"the transcription stream was cut after {yielded} events ({type(exc).__name__})", status=200
+                    ) from exc
+                failure = self._failure_from_exc(exc)
+            except ValidationError as exc:
+                raise TranscriptionError("the transcription service sent an answer voxnote cannot read") from exc
+            if yielded:
+                raise failure
+            await self._backoff(state, failure)
+
+    async def upload_file(self, data: bytes, filename: str, purpose: str = "audio") -> str:
+        """Upload audio to /v1/files; returns the `file_id` to transcribe later."""
+        response = await self._request(
+            "POST", FILES_PATH, files=[("purpose", (None, purpose.encode())), ("file", (filename, data))]
+        )
+        try:
+            return str(response.json()["id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TranscriptionError("the files endpoint answered without an id", status=response.status_code) from exc
+
+    async def delete_file(self, file_id: str) -> None:
+        await self._request("DELETE", f"{FILES_PATH}/{file_id}")
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call with retries; returns a 2XX response or raises a typed error."""
+        state = RetryState(self.retry)
+        while True:
+            try:
+                response = await self._client.request(method, path, **kwargs)
+            except RETRYABLE_ERRORS as exc:
+                failure = self._failure_from_exc(exc)
+            else:
+                if response.is_success:
+                    return response
+                failure = self._failure_from_response(response)
+            await self._backoff(state, failure)
+
+    def _failure_from_exc(self, exc: Exception) -> TranscriptionUnavailable:
+        what = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+        return TranscriptionUnavailable(
+            f"the transcription service at {self.base_url} {what} ({type(exc).__name__})"
+        )
+
+    def _failure_from_response(self, response: httpx.Response) -> TranscriptionUnavailable:
+        """A retryable failure to back off from; raises at once when retrying cannot help."""
+        status = response.status_code
+        body = response.text[:MAX_BODY_CHARS]
+        message = error_message(body)
+        if is_retryable_status(status):
+            return TranscriptionUnavailable(
+                f"the transcription service answered {status}: {message}",
+                status=status,
+                body=body,
+                retry_after=parse_retry_after(response.headers),
+            )
+        if 400 <= status < 500:
+            raise TranscriptionRejected(
+                f"the transcription service rejected the request ({status}): {message}", status=status, body=body
+            )
+        raise TranscriptionError(f"unexpected answer {status} from the transcription service", status=status, body=body)
+
+    async def _backoff(self, state: RetryState, failure: TranscriptionUnavailable) -> None:
+        """Sleep before the next attempt, or raise `failure` once the retry budget is spent."""
+        delay = state.next_delay(failure.retry_after)
+        if delay is None:
+            if state.attempts > 1:
+                failure.detail = f"{failure.detail} (gave up after {state.attempts} attempts)"
+            raise failure
+        log.warning("transcription attempt %d failed: %s; retrying in %.2fs", state.retries, failure, delay)
+        await asyncio.sleep(delay)
