@@ -57,10 +57,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(30, description="transcripts older than this are purged")
 
     # --- Slack -----------------------------------------------------------------------------------
-    slack_bot_token: SecretStr | None = Field(None, validation_alias=_alias("SLACK_BOT_TOKEN", "VOXNOTE_SLACK_BOT_TOKEN"))
-    slack_app_token: SecretStr | None = Field(None, validation_alias=_alias("SLACK_APP_TOKEN", "VOXNOTE_SLACK_APP_TOKEN"))
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_alias("SLACK_BOT_TOKEN", "VOXNOTE_SLACK_BOT_TOKEN"),
+        description="Slack bot token (`xoxb-`); enables the Slack adapter")
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_alias("SLACK_APP_TOKEN", "VOXNOTE_SLACK_APP_TOKEN"),
+        description="Slack app-level token (`xapp-`): Socket Mode, no public URL needed")
     slack_signing_secret: SecretStr | None = Field(
-        None, validation_alias=_alias("SLACK_SIGNING_SECRET", "VOXNOTE_SLACK_SIGNING_SECRET")
+        None, validation_alias=_alias("SLACK_SIGNING_SECRET", "VOXNOTE_SLACK_SIGNING_SECRET"),
+        description="Slack signing secret: HTTP Events API mode (requests are verified)",
     )
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
     slack_admins: Annotated[list[str], NoDecode] = Field(
@@ -69,11 +72,23 @@ class Settings(BaseSettings):
     slack_http_port: int = Field(3000, description="port of the HTTP Events API endpoint (when no app token)")
 
     # --- Discord ---------------------------------------------------------------------------------
-    discord_token: SecretStr | None = Field(None, validation_alias=_alias("DISCORD_TOKEN", "VOXNOTE_DISCORD_TOKEN"))
+    discord_token: SecretStr | None = Field(None, validation_alias=_alias("DISCORD_TOKEN", "VOXNOTE_DISCORD_TOKEN"),
+        description="Discord bot token; enables the Discord adapter")
     discord_api_url: str = Field("https://discord.com/api/v10", description="Discord REST base URL")
     discord_gateway_url: str = Field("wss://gateway.discord.gg/", description="Discord gateway URL")
     discord_guild_id: int | None = Field(None, description="sync slash commands to this guild only (development)")
     discord_ignore_bots: bool = Field(True, description="ignore audio posted by other bots")
+
+    # --- summaries (bot/summary: resolved by bot.summary.chat.llm_endpoint) ---------------------
+    llm_base_url: str | None = Field(
+        None, description="chat-completions base URL (Mistral, vLLM, Ollama, llama.cpp...); unset: Mistral's "
+        "when a Mistral or LLM key is set, else the offline summariser"
+    )
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key for llm_base_url (Mistral's URL: falls back "
+                                          "to the Mistral key)")
+    llm_model: str = Field("mistral-small-latest", description="chat model id sent to the LLM endpoint")
+    llm_context_chars: int = Field(24000, description="transcript characters per LLM call (longer: map-reduce)")
+    llm_timeout_s: float = Field(120.0, description="read timeout for one chat-completions call")
 
     log_level: str = Field("INFO", description="logging level")
 
@@ -83,3 +98,23 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return list(value or [])  # type: ignore[call-overload]
+
+
+def env_names(name: str, field: object) -> list[str]:
+    """The environment variables that set one field (aliases first, as pydantic-settings reads them)."""
+    alias = getattr(field, "validation_alias", None)
+    if isinstance(alias, AliasChoices):
+        return [str(a) for a in alias.choices]
+    return [f"VOXNOTE_{name.upper()}"]
+
+
+def settings_table() -> str:
+    """Markdown table of every setting; the README embeds it and a test keeps the two in step."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if name == "model_cache_dir":
+            default = "~/.cache/voxnote"
+        shown = "" if default is None else (",".join(default) if isinstance(default, list) else str(default))
+        rows.append(f"| `{env_names(name, field)[0]}` | `{shown}` | {field.description or ''} |".replace("``", ""))
+    return "\n".join(rows)
