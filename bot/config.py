@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # --- storage ---------------------------------------------------------------------------------
     db_path: Path = Field(Path("voxnote.db"), description="SQLite database file")
     retention_days: int = Field(30, description="transcripts older than this are purged")
+    health_port: int | None = Field(None, description="serve /healthz and /metrics on this port (off when unset)")
+    health_host: str = Field("127.0.0.1", description="address of the health/metrics endpoint")
 
     # --- Slack -----------------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_alias("SLACK_BOT_TOKEN", "VOXNOTE_SLACK_BOT_TOKEN"),
@@ -90,11 +92,35 @@ class Settings(BaseSettings):
     llm_context_chars: int = Field(24000, description="transcript characters per LLM call (longer: map-reduce)")
     llm_timeout_s: float = Field(120.0, description="read timeout for one chat-completions call")
 
+    # --- service (`voxnote serve`) -------------------------------------------------------------
+    service_host: str = Field("127.0.0.1", description="address `voxnote serve` binds to")
+    service_port: int = Field(8000, description="port `voxnote serve` listens on")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="comma-separated Bearer keys the service accepts (none: no auth)"
+    )
+    url_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated host names, IPs or CIDR networks `file_url` may reach although not public",
+    )
+    files_dir: Path = Field(Path("voxnote-files"), description="where uploaded files are kept")
+    file_ttl_hours: float = Field(24.0, description="uploaded files are deleted after this many hours")
+    files_max_total_bytes: int = Field(2 * 1024**3, description="disk space all uploaded files may use together")
+    max_concurrent: int = Field(2, description="transcriptions the service runs at once")
+    max_queue: int = Field(8, description="requests waiting for a slot; beyond that the service answers 429")
+    fetch_timeout_s: float = Field(60.0, description="total time allowed to download one `file_url`")
+
     log_level: str = Field("INFO", description="logging level")
 
     @field_validator("slack_admins", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> list[str]:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return list(value or [])  # type: ignore[call-overload]
+
+    @field_validator("api_keys", "url_allowlist", mode="before")
+    @classmethod
+    def _split_service_lists(cls, value: object) -> list[object]:
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return list(value or [])  # type: ignore[call-overload]

@@ -17,6 +17,7 @@ from adapters.base import ChatPlatform
 from bot.commands import CommandContext, run_command
 from bot.config import Settings
 from bot.errors import AudioError, CommandError, FetchFailed, NotAllowed, TranscriptionRejected, TranscriptionUnavailable
+from bot.metrics import JOBS_FINISHED, JOBS_RETRIED
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform
 from bot.pipeline import PLACEHOLDER, NotePipeline
 from bot.transcriber import Transcriber
@@ -29,6 +30,7 @@ __all__ = ["CommandContext", "Voxnote"]
 POLL_SECONDS = 1.0
 RETRY_BASE_SECONDS = 20.0
 RETRY_MAX_SECONDS = 15 * 60.0
+PURGE_EVERY_SECONDS = 3600.0
 FINAL_ERRORS = (AudioError, FetchFailed, TranscriptionRejected)
 
 
@@ -62,6 +64,7 @@ class Voxnote:
         self._workers = [
             asyncio.create_task(self._worker(i), name=f"voxnote-worker-{i}") for i in range(self.settings.jobs_concurrency)
         ]
+        self._workers.append(asyncio.create_task(self._purge_loop(), name="voxnote-retention"))
 
     async def stop(self, grace: float = 30.0) -> None:
         """Take no new work, let running jobs finish within `grace`, requeue the rest for next start."""
@@ -167,6 +170,17 @@ class Voxnote:
                 self._running_tasks.pop(job.key, None)
                 self._wake.set()
 
+    async def _purge_loop(self) -> None:
+        """Transcripts are kept `retention_days`, then deleted (checked at start and hourly)."""
+        while True:
+            try:
+                removed = await self.store.purge_transcripts(self.settings.retention_days)
+                if removed:
+                    log.info("retention: purged %d transcripts older than %d days", removed, self.settings.retention_days)
+            except Exception:
+                log.exception("retention purge failed")
+            await asyncio.sleep(PURGE_EVERY_SECONDS)
+
     async def _keep_lease(self, key: str) -> None:
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 3)
@@ -180,6 +194,7 @@ class Voxnote:
             reply = await self._reply_for(job, platform)
             await self.pipeline.run(job.note, platform, reply)
             await self.store.finish_job(job.key, JobStatus.done)
+            JOBS_FINISHED.labels("done").inc()
         except asyncio.CancelledError:
             # Shutdown: the note goes back to the queue without counting this attempt.
             await self.store.requeue_job(job.key, time.time(), "interrupted by shutdown", count_attempt=False)
@@ -207,11 +222,13 @@ class Voxnote:
             delay = max(delay, exc.retry_after)
         at = time.time() + delay
         await self.store.requeue_job(job.key, at, reason)
+        JOBS_RETRIED.inc()
         when = datetime.fromtimestamp(at).astimezone().strftime("%H:%M")
         await self._say(platform, reply, f":warning: Couldn't transcribe yet: {reason}. Will retry at {when}.")
 
     async def _fail(self, job: Job, platform: ChatPlatform, reply: MessageRef | None, text: str, error: str) -> None:
         await self.store.finish_job(job.key, JobStatus.failed, error)
+        JOBS_FINISHED.labels("failed").inc()
         await self._say(platform, reply or job.reply_ref, text)
 
     async def _say(self, platform: ChatPlatform, reply: MessageRef | None, text: str) -> None:

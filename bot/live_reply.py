@@ -32,6 +32,8 @@ class LiveReply:
         self._lock = asyncio.Lock()
         self._task = asyncio.create_task(self._pump(), name="live-reply")
         self.edits = 0
+        #: monotonic time of the first edit that showed recognised text (None until then).
+        self.first_text_at: float | None = None
 
     def append(self, delta: str) -> None:
         """Add recognised text; it shows up at the next allowed edit."""
@@ -81,6 +83,8 @@ class LiveReply:
             await self._edit(text)
             self._sent = text
             self.edits += 1
+            if self.first_text_at is None and self.has_text:
+                self.first_text_at = time.monotonic()
         except Exception:
             if final:
                 raise

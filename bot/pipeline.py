@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from adapters.base import ChatPlatform
 from bot.config import Settings
 from bot.errors import AudioTooLarge, AudioTooLong, EmptyAudio, StreamInterrupted, TranscriptionRejected
 from bot.live_reply import LiveReply
+from bot.metrics import FIRST_TEXT, JOB_SECONDS
 from bot.models import (
     AudioNote,
     ChannelSettings,
@@ -70,6 +72,7 @@ class NotePipeline:
 
     async def run(self, note: AudioNote, platform: ChatPlatform, reply: MessageRef) -> NoteResult:
         """Transcribe `note` into the already-posted `reply`; typed errors propagate to the job runner."""
+        started = time.monotonic()
         check_limits(note, self.settings)
         chan = await self.store.get_settings(note.platform, note.workspace_id, note.channel_id)
         live = LiveReply(
@@ -90,6 +93,9 @@ class NotePipeline:
         for filename, data in rendered.files:
             await platform.upload(reply, filename, data, comment="Full transcript")
         await self.store.save_transcript(note, transcript)
+        if live.first_text_at is not None:
+            FIRST_TEXT.observe(live.first_text_at - started)
+        JOB_SECONDS.observe(time.monotonic() - started)
         return NoteResult(transcript, reply)
 
     async def _transcribe(

@@ -43,6 +43,11 @@ async def run_bot(settings: Settings) -> int:
     if warm is not None:
         await warm()
     await core.start()
+    health = None
+    if settings.health_port is not None:
+        from bot.metrics import start_health_server
+
+        health = await start_health_server(store, settings.health_host, settings.health_port)
     tasks: list[asyncio.Task[None]] = []
     if "slack" in platforms:
         from adapters.slack import run_slack
@@ -76,6 +81,8 @@ async def run_bot(settings: Settings) -> int:
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
     await core.stop(grace=SHUTDOWN_GRACE_SECONDS)
+    if health is not None:
+        await health.cleanup()
     await transcriber.aclose()
     await store.close()
     return code
