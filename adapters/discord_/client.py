@@ -1,0 +1,216 @@
+"""The Discord side of `voxnote run`: a `discord.Client` whose events become notes for the core, the
+command tree synced at login, and the loop that keeps the connection up.
+
+The REST base and the gateway URL come from settings (a rate-limit proxy in production, a fake in
+tests); discord.py 2.7 reads them from two class attributes, set before connecting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from adapters.discord_.commands import answer, build_commands
+from adapters.discord_.notes import audio_notes
+from adapters.discord_.platform import DiscordPlatform
+from bot.config import Settings
+from bot.core import Voxnote
+from bot.errors import VoxnoteError
+from bot.models import Platform
+
+log = logging.getLogger(__name__)
+
+#: Reacting with this emoji asks for a transcript where auto-transcribe is off.
+TRANSCRIBE_EMOJI = "\N{MEMO}"
+MISSING_INTENT = (
+    "Discord refused the MESSAGE CONTENT intent: voice notes posted in servers will go unnoticed "
+    "(DMs, /voxnote, the 'Transcribe' message command and the memo reaction still work). Enable it at "
+    "https://discord.com/developers/applications -> your app -> Bot -> Privileged Gateway Intents -> "
+    "MESSAGE CONTENT INTENT, then restart voxnote."
+)
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Point discord.py at the configured REST base and gateway (process-wide class attributes)."""
+    discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def gateway_intents(message_content: bool = True) -> discord.Intents:
+    """Only what the bot reads: servers, messages (with their attachments) and reactions."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.guild_reactions = True
+    intents.dm_reactions = True
+    intents.message_content = message_content
+    return intents
+
+
+class VoxnoteClient(discord.Client):
+    """Turns messages with audio, memo reactions and app commands into calls on the core."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        core: Voxnote,
+        platform: DiscordPlatform,
+        *,
+        intents: discord.Intents,
+        ready: asyncio.Event,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            intents=intents,
+            # Transcripts quote people: never let spoken "@everyone" or a reply ping anyone.
+            allowed_mentions=discord.AllowedMentions.none(),
+            max_messages=None,
+            chunk_guilds_at_startup=False,
+            **options,
+        )
+        self.settings = settings
+        self.core = core
+        self.platform = platform
+        self._ready_event = ready
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
+        for command in build_commands(core, platform):
+            self.tree.add_command(command)
+
+    async def setup_hook(self) -> None:
+        guild_id = self.settings.discord_guild_id
+        if guild_id:
+            # Guild commands show up at once: the way to develop and test.
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d Discord commands to guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global Discord commands (they may take a while to appear)", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("connected to Discord as %s (id %s) in %d servers", self.user, self.application_id, len(self.guilds))
+        self._ready_event.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self.user is not None and message.author.id == self.user.id:
+            return  # our own replies and transcripts, echoed back by the gateway
+        if message.author.bot and self.settings.discord_ignore_bots:
+            return
+        for note in audio_notes(message):
+            await self.core.submit(note, self.platform)
+
+    async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
+        if str(event.emoji) != TRANSCRIBE_EMOJI or (self.user is not None and event.user_id == self.user.id):
+            return
+        channel = self.get_partial_messageable(event.channel_id, guild_id=event.guild_id)
+        try:
+            message = await channel.fetch_message(event.message_id)
+        except discord.HTTPException as exc:
+            log.info("could not fetch message %s for a memo reaction: %s", event.message_id, exc)
+            return
+        for note in audio_notes(message):
+            await self.core.submit(note, self.platform, on_demand=True)
+
+    async def _on_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        log.error("command %s failed", interaction.command and interaction.command.qualified_name, exc_info=error)
+        if not interaction.response.is_done():
+            async def sorry() -> str:
+                return ":warning: Something went wrong; please try again."
+
+            await answer(interaction, sorry())
+
+
+class DiscordBot:
+    """Owns the client for `voxnote run`: `start()` returns once connected, `stop()` disconnects.
+
+    When Discord refuses the privileged MESSAGE CONTENT intent the bot says so plainly and reconnects
+    without it, so commands and DMs keep working."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        core: Voxnote,
+        *,
+        min_edit_interval: float = 1.2,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        if settings.discord_token is None:
+            raise VoxnoteError("Discord: DISCORD_TOKEN is not set")
+        self.settings = settings
+        self.core = core
+        self.platform = DiscordPlatform(min_edit_interval=min_edit_interval)
+        self.client: VoxnoteClient | None = None
+        self.message_content = True
+        self._guild_ready_timeout = guild_ready_timeout
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, timeout: float = 60.0) -> None:
+        configure_endpoints(self.settings)
+        # Jobs left from before a restart resume on this platform as soon as it is registered.
+        self.core.register(self.platform, Platform.discord)
+        self._task = asyncio.create_task(self._run(), name="discord")
+        ready = asyncio.create_task(self._ready.wait())
+        try:
+            await asyncio.wait({ready, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if self._task.done():
+            self._task.result()  # raises what stopped it
+            raise VoxnoteError("Discord: the connection closed before the bot was ready")
+        if not self._ready.is_set():
+            raise VoxnoteError(f"Discord: not connected after {timeout:.0f} s")
+
+    async def wait_closed(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.platform.aclose()
+
+    async def _run(self) -> None:
+        assert self.settings.discord_token is not None
+        token = self.settings.discord_token.get_secret_value()
+        while True:
+            client = VoxnoteClient(
+                self.settings,
+                self.core,
+                self.platform,
+                intents=gateway_intents(self.message_content),
+                ready=self._ready,
+                guild_ready_timeout=self._guild_ready_timeout,
+            )
+            self.client = self.platform.client = client
+            try:
+                async with client:
+                    await client.start(token)
+                return
+            except discord.PrivilegedIntentsRequired:
+                if not self.message_content:
+                    raise
+                log.error(MISSING_INTENT)
+                self.message_content = False
+            except discord.LoginFailure:
+                raise VoxnoteError("Discord rejected DISCORD_TOKEN (reset it in the developer portal)") from None
+
+
+async def run_discord(settings: Settings, core: Voxnote) -> None:
+    """Run the Discord adapter until cancelled (what `voxnote run` starts)."""
+    bot = DiscordBot(settings, core)
+    try:
+        await bot.start()
+        await bot.wait_closed()
+    finally:
+        await bot.stop()

@@ -1,0 +1,24 @@
+"""The OAuth2 URL that adds the bot to a server with exactly what it needs, and nothing more."""
+
+from __future__ import annotations
+
+import discord
+
+SCOPES = ("bot", "applications.commands")
+
+
+def bot_permissions() -> discord.Permissions:
+    """See channels and their history (to read notes), reply, open a thread and attach the .txt."""
+    return discord.Permissions(
+        view_channel=True,
+        send_messages=True,
+        send_messages_in_threads=True,
+        create_public_threads=True,
+        attach_files=True,
+        read_message_history=True,
+    )
+
+
+def invite_url(client_id: str) -> str:
+    """`voxnote discord-invite CLIENT_ID`: open it, pick a server, authorise."""
+    return discord.utils.oauth_url(client_id.strip(), permissions=bot_permissions(), scopes=SCOPES)

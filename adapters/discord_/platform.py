@@ -1,0 +1,198 @@
+"""`ChatPlatform` on Discord: the transcript is a reply to the note; what does not fit in 2000 characters
+continues in a thread started from the note (or, where threads are impossible, in further replies)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections import OrderedDict
+from typing import TypeVar
+
+import discord
+import httpx
+
+from bot.errors import AudioTooLarge, FetchFailed
+from bot.models import AudioNote, MessageRef, Platform
+
+log = logging.getLogger(__name__)
+V = TypeVar("V")
+
+THREAD_NAME = "Voice note transcript"
+THREAD_ARCHIVE_MINUTES = 1440
+# Discord codes: a thread already exists for this message / the channel cannot hold threads.
+THREAD_ALREADY_EXISTS = 160004
+#: Statuses with which the CDN refuses an expired or revoked signed attachment URL.
+EXPIRED_STATUSES = frozenset({401, 403, 404, 410})
+#: Replies remembered (note and thread of each); older ones fall back to threading from the reply.
+REMEMBERED_REPLIES = 4096
+
+
+class _LinkExpired(Exception):
+    """The signed CDN URL no longer works; the message must be fetched again for a fresh one."""
+
+
+def _is_unknown_reference(exc: discord.HTTPException) -> bool:
+    """Replying to a deleted message fails with 400 naming the message reference."""
+    return exc.status == 400 and "message_reference" in str(exc.text)
+
+
+class DiscordPlatform:
+    """Talks to Discord through a `discord.Client` by ids alone, so a job resumed after a restart can
+    still edit the reply it posted before."""
+
+    name = "discord"
+    bold = "**{}**"
+    max_message_chars = 2000
+
+    def __init__(
+        self,
+        client: discord.Client | None = None,
+        *,
+        min_edit_interval: float = 1.2,
+        download_timeout: float = 60.0,
+    ) -> None:
+        #: Set by the adapter once the client exists (it is rebuilt if an intent is refused).
+        self.client = client
+        # Discord tolerates a few edits per few seconds per channel; 1.2 s per message leaves room
+        # for two notes transcribing side by side in one channel without 429s.
+        self.min_edit_interval = min_edit_interval
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(download_timeout, connect=10.0), follow_redirects=True)
+        # reply message id -> the note it answers (threads start from the note) / the thread made.
+        self._note_of_reply: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._threads: OrderedDict[str, str | None] = OrderedDict()
+        self._thread_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _client(self) -> discord.Client:
+        if self.client is None:
+            raise RuntimeError("the Discord client is not running")
+        return self.client
+
+    def _channel(self, channel_id: str | int) -> discord.PartialMessageable:
+        return self._client().get_partial_messageable(int(channel_id))
+
+    # --- posting --------------------------------------------------------------------------------
+
+    async def post_reply(self, note: AudioNote, text: str) -> MessageRef:
+        reference = discord.MessageReference(
+            message_id=int(note.message_id),
+            channel_id=int(note.channel_id),
+            guild_id=int(note.workspace_id) if note.workspace_id.isdigit() else None,
+        )
+        try:
+            message = await self._channel(note.channel_id).send(_fit(text), reference=reference, mention_author=False)
+        except discord.HTTPException as exc:
+            if _is_unknown_reference(exc) or exc.code == 10008:
+                raise FetchFailed("the voice note was deleted before it could be transcribed") from exc
+            raise
+        reply_id = str(message.id)
+        _remember(self._note_of_reply, reply_id, (note.channel_id, note.message_id))
+        return MessageRef(platform=Platform.discord, channel_id=note.channel_id, message_id=reply_id)
+
+    async def edit(self, ref: MessageRef, text: str) -> None:
+        await self._channel(ref.channel_id).get_partial_message(int(ref.message_id)).edit(content=_fit(text))
+
+    async def post_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
+        return await self._send_after(ref, text=_fit(text))
+
+    async def upload(self, ref: MessageRef, filename: str, data: bytes, comment: str = "") -> None:
+        await self._send_after(ref, text=comment or None, file=discord.File(io.BytesIO(data), filename=filename))
+
+    async def _send_after(self, ref: MessageRef, *, text: str | None, file: discord.File | None = None) -> MessageRef:
+        """Send in the thread of `ref` (started on first use), else as a reply to `ref`."""
+        thread_id = ref.thread_id or await self._thread_for(ref)
+        kwargs: dict[str, object] = {"file": file} if file is not None else {}
+        if thread_id is not None:
+            message = await self._channel(thread_id).send(text, **kwargs)  # type: ignore[arg-type]
+            return MessageRef(platform=Platform.discord, channel_id=thread_id, message_id=str(message.id),
+                              thread_id=thread_id)
+        reference = discord.MessageReference(
+            message_id=int(ref.message_id), channel_id=int(ref.channel_id), fail_if_not_exists=False
+        )
+        message = await self._channel(ref.channel_id).send(
+            text, reference=reference, mention_author=False, **kwargs  # type: ignore[arg-type]
+        )
+        return MessageRef(platform=Platform.discord, channel_id=ref.channel_id, message_id=str(message.id))
+
+    async def _thread_for(self, ref: MessageRef) -> str | None:
+        """The thread continuing `ref`: created once from the note, then reused; None where Discord
+        has no room for one (DMs, notes already inside a thread, no thread permission)."""
+        async with self._thread_lock:
+            if ref.message_id in self._threads:
+                return self._threads[ref.message_id]
+            # After a restart the note is unknown: the reply itself can carry the thread.
+            channel_id, starter_id = self._note_of_reply.get(ref.message_id, (ref.channel_id, ref.message_id))
+            thread_id: str | None
+            try:
+                data = await self._client().http.start_thread_with_message(
+                    int(channel_id), int(starter_id), name=THREAD_NAME, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+                )
+                thread_id = str(data["id"])
+            except discord.HTTPException as exc:
+                if exc.code == THREAD_ALREADY_EXISTS:
+                    # Someone already opened a thread on the note; a message's thread shares its id.
+                    thread_id = starter_id
+                else:
+                    log.info("no thread for the transcript in channel %s (%s); replying instead", channel_id, exc)
+                    thread_id = None
+            _remember(self._threads, ref.message_id, thread_id)
+            return thread_id
+
+    # --- audio ----------------------------------------------------------------------------------
+
+    async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
+        """Download the attachment from the CDN; an expired link is refreshed once by fetching the
+        message again (signed URLs last about a day; a job may be retried later than that)."""
+        if note.size is not None and note.size > max_bytes:
+            raise AudioTooLarge(f"{note.filename} is {note.size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+        if note.public_url:
+            try:
+                return await self._download(note.public_url, note.filename, max_bytes)
+            except _LinkExpired:
+                log.info("attachment link of %s expired; fetching the message again", note.idempotency_key)
+        try:
+            return await self._download(await self._fresh_url(note), note.filename, max_bytes)
+        except _LinkExpired as exc:
+            raise FetchFailed(f"Discord refused the attachment download ({exc})") from None
+
+    async def _fresh_url(self, note: AudioNote) -> str:
+        try:
+            message = await self._channel(note.channel_id).fetch_message(int(note.message_id))
+        except discord.NotFound:
+            raise FetchFailed("the voice note was deleted") from None
+        except discord.Forbidden:
+            raise FetchFailed("the bot may not read this channel's message history") from None
+        for attachment in message.attachments:
+            if str(attachment.id) == note.attachment_id:
+                return attachment.url
+        raise FetchFailed("the audio attachment was removed from the message")
+
+    async def _download(self, url: str, filename: str, max_bytes: int) -> bytes:
+        async with self._http.stream("GET", url) as response:
+            if response.status_code in EXPIRED_STATUSES:
+                raise _LinkExpired(f"HTTP {response.status_code}")
+            if response.status_code != 200:
+                raise FetchFailed(f"the Discord CDN answered HTTP {response.status_code}")
+            length = response.headers.get("Content-Length")
+            if length is not None and length.isdigit() and int(length) > max_bytes:
+                raise AudioTooLarge(f"{filename} is over {max_bytes / 1e6:.0f} MB")
+            buffer = bytearray()
+            async for chunk in response.aiter_bytes():
+                buffer += chunk
+                if len(buffer) > max_bytes:
+                    raise AudioTooLarge(f"{filename} is over {max_bytes / 1e6:.0f} MB")
+            return bytes(buffer)
+
+
+def _remember(cache: OrderedDict[str, V], key: str, value: V) -> None:
+    cache[key] = value
+    while len(cache) > REMEMBERED_REPLIES:
+        cache.popitem(last=False)
+
+
+def _fit(text: str, limit: int = DiscordPlatform.max_message_chars) -> str:
+    """Discord rejects longer content outright; the core splits, this only guards the edge."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,146 @@
+"""A voice message on Discord becomes a live transcript in a reply: real discord.py, the real core and
+SQLite, a fake Discord on 127.0.0.1 that records every REST call."""
+
+from bot.models import Segment
+from storage.store import JobStatus
+from tests.fixtures.transcriber import ScriptedTranscriber
+
+OGG = b"OggS\x00\x02" + bytes(2000)
+SEGMENTS = [Segment(text=f"Part {i} of the note.", start=i, end=i + 1) for i in range(5)]
+FULL_TEXT = " ".join(s.text for s in SEGMENTS)
+# About 5,000 characters: three messages, so the transcript continues in a thread.
+LONG = [Segment(text=f"Sentence number {i} is here to make the transcript long enough to overflow.", start=i,
+                end=i + 1) for i in range(64)]
+LONG_TEXT = " ".join(s.text for s in LONG)
+
+
+async def test_voice_message_streams_into_a_reply_at_the_edit_cadence(discord_harness, fake_discord):
+    transcriber = ScriptedTranscriber(SEGMENTS, delay=0.3)
+    h = await discord_harness(transcriber, min_edit_interval=1.2)
+    note = await fake_discord.post_voice_message(OGG)
+    reply = await h.transcribed(note)
+
+    assert reply["message_reference"] == {"message_id": note["id"], "channel_id": note["channel_id"],
+                                          "guild_id": fake_discord.guild_id}
+    [post] = fake_discord.calls_to("POST", rf"/channels/{note['channel_id']}/messages")
+    assert post.json["allowed_mentions"]["replied_user"] is False
+    assert "Transcribing" in post.json["content"]
+
+    edits = fake_discord.edits_of(reply["id"])
+    texts = [e.json["content"] for e in edits]
+    assert len(texts) >= 2 and texts[0].endswith(" …")  # at least one partial before the final text
+    assert texts[-1] == FULL_TEXT == reply["content"]
+    gaps = [b.at - a.at for a, b in zip(edits, edits[1:])]
+    assert all(gap >= h.bot.platform.min_edit_interval - 0.05 for gap in gaps), gaps
+    # The transcriber cannot fetch URLs: the adapter downloaded the clip from the CDN.
+    assert transcriber.requests[0].file == OGG
+    assert fake_discord.downloads == [note["attachments"][0]["url"]]
+
+
+async def test_transcriber_that_fetches_urls_gets_the_cdn_link(discord_harness, fake_discord):
+    transcriber = ScriptedTranscriber(SEGMENTS, delay=0, can_fetch_urls=True)
+    h = await discord_harness(transcriber)
+    note = await fake_discord.post_voice_message(OGG)
+    reply = await h.transcribed(note)
+    assert reply["content"] == FULL_TEXT
+    assert transcriber.requests[0].file_url == note["attachments"][0]["url"]
+    assert fake_discord.downloads == []
+
+
+async def test_long_transcript_continues_in_a_thread_from_the_note_with_a_txt(discord_harness, fake_discord):
+    h = await discord_harness(ScriptedTranscriber(LONG, delay=0))
+    note = await fake_discord.post_voice_message(OGG)
+    reply = await h.transcribed(note)
+
+    [create] = fake_discord.calls_to("POST", rf"/channels/{note['channel_id']}/messages/{note['id']}/threads")
+    assert create.json["name"]
+    thread_id = note["id"]  # a thread started from a message takes its id
+    in_thread = fake_discord.messages_in(thread_id)
+    texts = [m["content"] for m in in_thread if not m["attachments"]]
+    files = {a["filename"]: fake_discord.attachments[a["id"]] for m in in_thread for a in m["attachments"]}
+    assert len(reply["content"]) <= 2000 and all(len(t) <= 2000 for t in texts)
+    assert " ".join([reply["content"], *texts]) == LONG_TEXT
+    assert files["transcript.txt"].decode().strip() == LONG_TEXT
+    assert "transcript.srt" in files
+    # Nothing but the reply landed in the channel itself.
+    assert [m["id"] for m in fake_discord.bot_messages() if m["channel_id"] == note["channel_id"]] == [reply["id"]]
+
+
+async def test_same_message_delivered_twice_gets_one_reply(discord_harness, fake_discord):
+    transcriber = ScriptedTranscriber(SEGMENTS, delay=0)
+    h = await discord_harness(transcriber)
+    note = await fake_discord.post_voice_message(OGG)
+    await fake_discord.dispatch("MESSAGE_CREATE", note)
+    await h.transcribed(note)
+    await fake_discord.dispatch("MESSAGE_CREATE", note)
+    sentinel = await fake_discord.post_voice_message(OGG)
+    await h.transcribed(sentinel)
+    assert len(fake_discord.replies_to(note["id"])) == 1
+    assert len(transcriber.requests) == 2
+
+
+async def test_note_replayed_after_a_gateway_resume_is_not_transcribed_twice(discord_harness, fake_discord):
+    transcriber = ScriptedTranscriber(SEGMENTS, delay=0)
+    h = await discord_harness(transcriber)
+    note = await fake_discord.post_voice_message(OGG)
+    await h.transcribed(note)
+    await fake_discord.drop_connection(replay=[("MESSAGE_CREATE", note)])
+    await fake_discord.wait_for(lambda: fake_discord.resumes)
+    assert fake_discord.resumes[0]["session_id"] == fake_discord.session_id
+    sentinel = await fake_discord.post_voice_message(OGG)
+    await h.transcribed(sentinel)
+    assert len(fake_discord.replies_to(note["id"])) == 1
+    assert len(transcriber.requests) == 2
+
+
+async def test_other_bots_are_ignored_unless_configured(discord_harness, fake_discord):
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    from_bot = await fake_discord.post_voice_message(OGG, author=fake_discord.other_bot)
+    sentinel = await fake_discord.post_voice_message(OGG)
+    await h.transcribed(sentinel)
+    assert fake_discord.replies_to(from_bot["id"]) == []
+
+
+async def test_bot_notes_transcribed_when_ignore_bots_is_off(discord_harness, fake_discord):
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0), discord_ignore_bots=False)
+    from_bot = await fake_discord.post_voice_message(OGG, author=fake_discord.other_bot)
+    assert (await h.transcribed(from_bot))["content"] == FULL_TEXT
+
+
+async def test_audio_uploads_are_notes_and_other_files_are_not(discord_harness, fake_discord):
+    transcriber = ScriptedTranscriber(SEGMENTS, delay=0)
+    h = await discord_harness(transcriber)
+    picture = fake_discord.attachment(b"\x89PNG", "photo.png", "image/png")
+    mp3 = fake_discord.attachment(b"ID3" + bytes(100), "standup.mp3", "audio/mpeg")
+    mixed = await fake_discord.post_message(fake_discord.message(content="notes", attachments=[picture, mp3]))
+    untyped = await fake_discord.post_message(fake_discord.audio_message(b"m4a" + bytes(50), "memo.M4A", None))
+    text_only = await fake_discord.post_message(fake_discord.audio_message(b"hello", "notes.txt", "text/plain"))
+    await h.transcribed(mixed)
+    await h.transcribed(untyped)
+    assert fake_discord.replies_to(text_only["id"]) == []
+    assert sorted(r.filename for r in transcriber.requests) == ["memo.M4A", "standup.mp3"]
+
+
+async def test_note_in_a_dm_is_answered_with_replies_instead_of_a_thread(discord_harness, fake_discord):
+    h = await discord_harness(ScriptedTranscriber(LONG, delay=0))
+    dm = fake_discord.add_dm_channel()
+    note = await fake_discord.post_voice_message(OGG, channel_id=dm["id"])
+    reply = await h.transcribed(note)
+    assert "guild_id" not in reply["message_reference"]
+    more = [m for m in fake_discord.bot_messages() if m["channel_id"] == dm["id"] and m["id"] != reply["id"]]
+    # Threads are impossible in DMs: continuations and the files reply to the first answer.
+    assert more and all(m["message_reference"]["message_id"] == reply["id"] for m in more)
+    assert any(a["filename"] == "transcript.txt" for m in more for a in m["attachments"])
+    await h.core.wait_idle()
+    job = await h.store.get_job(f"discord:dm:{dm['id']}:{note['id']}:{note['attachments'][0]['id']}")
+    assert job.status == JobStatus.done
+
+
+async def test_note_inside_a_thread_is_answered_in_that_thread(discord_harness, fake_discord):
+    thread = fake_discord.add_thread()
+    h = await discord_harness(ScriptedTranscriber(LONG, delay=0))
+    note = await fake_discord.post_voice_message(OGG, channel_id=thread["id"])
+    reply = await h.transcribed(note)
+    assert reply["channel_id"] == thread["id"]
+    more = [m for m in fake_discord.bot_messages() if m["channel_id"] == thread["id"] and m["id"] != reply["id"]]
+    assert more and all(m["message_reference"]["message_id"] == reply["id"] for m in more)
