@@ -20,7 +20,7 @@ from adapters.slack.admins import SlackAdmins
 from adapters.slack.dedup import SeenEvents
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
-from bot.commands import CommandContext
+from bot.core import CommandContext
 from bot.errors import VoxnoteError
 from bot.models import AudioNote, Platform
 
@@ -44,6 +44,8 @@ class Core(Protocol):
     async def submit(self, note: AudioNote, platform: ChatPlatform, on_demand: bool = False) -> bool: ...
 
     async def run_command(self, ctx: CommandContext, text: str) -> str: ...
+
+    def register(self, platform: ChatPlatform, kind: Platform) -> None: ...
 
 
 class SlackListeners:

@@ -31,6 +31,7 @@ class SlackPlatform:
     """What the core calls to talk to one Slack workspace."""
 
     name = "slack"
+    bold = "*{}*"
     max_message_chars = MAX_MESSAGE_CHARS
     min_edit_interval = MIN_EDIT_INTERVAL
 
@@ -95,17 +96,17 @@ class SlackPlatform:
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         """Download a private Slack file with the bot token, refusing oversize files before reading them."""
         if note.size is not None and note.size > max_bytes:
-            raise AudioTooLarge(f"{note.filename} is {note.size} bytes, the limit is {max_bytes}")
+            raise AudioTooLarge(_too_large(note.filename, note.size, max_bytes))
         try:
             info = await self.client.files_info(file=note.attachment_id)
         except SlackApiError as e:
-            raise FetchFailed(f"files.info for {note.attachment_id}: {e.response.get('error')}") from e
+            raise FetchFailed(f"Slack couldn't find the file ({e.response.get('error')})") from e
         file = SlackFile.model_validate(info["file"])
         if file.size is not None and file.size > max_bytes:
-            raise AudioTooLarge(f"{file.filename()} is {file.size} bytes, the limit is {max_bytes}")
+            raise AudioTooLarge(_too_large(file.filename(), file.size, max_bytes))
         url = file.url_private_download or file.url_private
         if not url:
-            raise FetchFailed(f"Slack gave no download URL for {note.attachment_id}")
+            raise FetchFailed("Slack gave no download link for the file")
         return await self._download(url, max_bytes)
 
     async def _download(self, url: str, max_bytes: int) -> bytes:
@@ -113,21 +114,23 @@ class SlackPlatform:
         headers = {"Authorization": f"Bearer {self.client.token}"}
         try:
             async with session.get(url, headers=headers) as resp:
+                if resp.status in (401, 403):
+                    raise FetchFailed(f"Slack refused the download (HTTP {resp.status}): the bot can't access this file")
                 if resp.status != 200:
-                    raise FetchFailed(f"Slack answered {resp.status} to the file download")
+                    raise FetchFailed(f"Slack answered HTTP {resp.status} to the download")
                 if resp.content_type == "text/html":
                     # Slack's answer when the token is missing or lacks `files:read`: a sign-in page.
-                    raise FetchFailed("Slack answered the file download with a sign-in page (check files:read)")
+                    raise FetchFailed("Slack sent a sign-in page instead of the file: the bot token needs files:read")
                 if resp.content_length is not None and resp.content_length > max_bytes:
-                    raise AudioTooLarge(f"the file is {resp.content_length} bytes, the limit is {max_bytes}")
+                    raise AudioTooLarge(_too_large("the file", resp.content_length, max_bytes))
                 data = bytearray()
                 async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):
                     data += chunk
                     if len(data) > max_bytes:
-                        raise AudioTooLarge(f"the file is larger than {max_bytes} bytes")
+                        raise AudioTooLarge(f"the file is over the {max_bytes / 1e6:.0f} MB limit")
                 return bytes(data)
         except (aiohttp.ClientError, TimeoutError) as e:
-            raise FetchFailed(f"file download failed: {type(e).__name__}") from e
+            raise FetchFailed(f"the download from Slack failed ({type(e).__name__})") from e
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -137,3 +140,7 @@ class SlackPlatform:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _too_large(name: str, size: int, max_bytes: int) -> str:
+    return f"{name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB"

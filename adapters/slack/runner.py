@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.app import Core, build_app
 from adapters.slack.platform import SlackPlatform
 from bot.config import Settings
+from bot.models import Platform
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class SlackBot:
         if self.mode == "http" and not signing_secret:
             raise ValueError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
         self._app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+        self.core = core
         self.app = build_app(core, self.platform, self.client, admins=settings.slack_admins, signing_secret=signing_secret)
         self._http_host = http_host
         self.http_port = settings.slack_http_port
@@ -52,6 +54,8 @@ class SlackBot:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        # Registered before connecting: jobs queued before a restart resume on this platform.
+        self.core.register(self.platform, Platform.slack)
         if self.mode == "socket":
             # Built here: the Socket Mode client needs a running event loop.
             self._socket = AsyncSocketModeHandler(self.app, app_token=self._app_token, web_client=self.client)

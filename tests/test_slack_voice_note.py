@@ -1,0 +1,62 @@
+"""A voice note posted on Slack gets a live transcript in its thread, in Socket Mode and HTTP mode,
+through the real slack-bolt/slack_sdk and the fake Slack."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Segment
+from tests.fixtures.slack import FakeSlack, SlackHarness
+from tests.fixtures.transcriber import ScriptedTranscriber
+
+CHANNEL = "C0GENERAL"
+SEGMENTS = [Segment(text=f"Sentence number {i} of the note.", start=i, end=i + 1.0) for i in range(5)]
+FINAL = " ".join(s.text for s in SEGMENTS)
+TOLERANCE = 0.05
+
+
+@pytest.mark.parametrize("mode", ["socket", "http"])
+async def test_voice_note_streams_into_a_reply_in_its_thread(slack_harness, fake_slack: FakeSlack, mode: str) -> None:
+    transcriber = ScriptedTranscriber(SEGMENTS, delay=0.6)
+    h: SlackHarness = await slack_harness(transcriber, mode=mode)
+    clip = fake_slack.add_file(b"OggS-voice-note", duration_ms=5000)
+    msg = fake_slack.user_message(CHANNEL, [clip])
+
+    envelope = await h.deliver(fake_slack.event_callback(msg))
+    if mode == "socket":
+        await fake_slack.wait_ack(envelope)
+    await fake_slack.wait_for(lambda: any(m["text"] == FINAL for m in fake_slack.bot_messages(CHANNEL)))
+    await h.core.wait_idle()
+
+    [reply] = fake_slack.bot_messages(CHANNEL)
+    assert reply["thread_ts"] == msg["ts"]  # the placeholder went into the note's thread
+    [post] = fake_slack.calls_to("chat.postMessage")
+    assert "Transcribing" in post.args["text"]
+    updates = fake_slack.updates_of(reply["ts"])
+    partials = [u.args["text"] for u in updates[:-1]]
+    assert partials and all(p.endswith("…") for p in partials)  # at least one intermediate update
+    assert updates[-1].args["text"] == FINAL
+    writes = [post.at] + [u.at for u in updates]
+    assert min(b - a for a, b in zip(writes, writes[1:])) >= h.bot.platform.min_edit_interval - TOLERANCE
+    # The bytes came from Slack with the bot token and went to the transcriber as a file.
+    assert fake_slack.downloads == [(clip.id, True)]
+    assert transcriber.requests[0].file == clip.data
+    assert transcriber.requests[0].file_url is None
+
+
+async def test_bots_edits_and_deletions_get_no_reply(slack_harness, fake_slack: FakeSlack) -> None:
+    h = await slack_harness(ScriptedTranscriber(SEGMENTS[:1], delay=0))
+    clip = fake_slack.add_file(b"OggS")
+    bot_post = fake_slack.user_message(CHANNEL, [clip], bot_id="B0OTHER")
+    edited = {"type": "message", "subtype": "message_changed", "channel": CHANNEL, "ts": fake_slack.next_ts(),
+              "message": {**fake_slack.user_message(CHANNEL, [clip]), "edited": {"ts": "1"}}}
+    deleted = {"type": "message", "subtype": "message_deleted", "channel": CHANNEL, "ts": fake_slack.next_ts(),
+               "deleted_ts": "1.000001", "previous_message": fake_slack.user_message(CHANNEL, [clip])}
+    for event in (bot_post, edited, deleted):
+        await h.deliver(fake_slack.event_callback(event))
+    # A real note afterwards: once it is answered, the ignored ones would have been too.
+    real = fake_slack.user_message(CHANNEL, [fake_slack.add_file(b"OggS-2")])
+    await h.deliver(fake_slack.event_callback(real))
+    await fake_slack.wait_for(lambda: any(m["text"] == SEGMENTS[0].text for m in fake_slack.bot_messages(CHANNEL)))
+    await h.core.wait_idle()
+    assert [m["thread_ts"] for m in fake_slack.bot_messages(CHANNEL)] == [real["ts"]]
