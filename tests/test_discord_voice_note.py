@@ -144,3 +144,26 @@ async def test_note_inside_a_thread_is_answered_in_that_thread(discord_harness, 
     assert reply["channel_id"] == thread["id"]
     more = [m for m in fake_discord.bot_messages() if m["channel_id"] == thread["id"] and m["id"] != reply["id"]]
     assert more and all(m["message_reference"]["message_id"] == reply["id"] for m in more)
+
+
+async def test_restart_mid_transcription_finishes_in_the_reply_already_posted(discord_harness, fake_discord):
+    first = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=30))
+    note = await fake_discord.post_voice_message(OGG)
+    [placeholder] = await fake_discord.wait_for(lambda: fake_discord.replies_to(note["id"]))
+    await fake_discord.wait_for(lambda: first.transcriber.requests)
+    await first.close(grace=0)
+
+    second = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    reply = await second.transcribed(note)
+    assert reply["id"] == placeholder["id"] and reply["content"] == FULL_TEXT
+    assert len(fake_discord.identifies) == 2
+
+
+async def test_rate_limited_edit_is_waited_out_and_the_final_text_lands(discord_harness, fake_discord):
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0.05))
+    fake_discord.rate_limit_next("PATCH", r"/channels/\d+/messages/\d+", retry_after=0.2)
+    note = await fake_discord.post_voice_message(OGG)
+    reply = await h.transcribed(note)
+    assert reply["content"] == FULL_TEXT
+    statuses = [c.status for c in fake_discord.calls_to("PATCH", rf"/channels/\d+/messages/{reply['id']}")]
+    assert statuses[0] == 429 and statuses[-1] == 200
