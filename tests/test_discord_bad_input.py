@@ -1,8 +1,10 @@
 """Bad input on Discord ends in one plain reply and nothing crashes: oversize or damaged audio, an
 expired CDN link, the transcription service down, a note deleted before the bot answers."""
 
-from bot.errors import CorruptAudio, TranscriptionUnavailable
-from bot.models import Segment
+import pytest
+
+from bot.errors import AudioTooLarge, CorruptAudio, TranscriptionRejected, TranscriptionUnavailable
+from bot.models import AudioNote, Platform, Segment
 from storage.store import JobStatus
 from tests.fixtures.transcriber import ScriptedTranscriber
 
@@ -75,3 +77,34 @@ async def test_note_deleted_before_the_reply_is_dropped_quietly(discord_harness,
     job = await h.job_finished(job_key(fake_discord, note))
     assert job.status == JobStatus.failed and "deleted" in job.error
     assert fake_discord.bot_messages() == [] and transcriber.requests == []
+
+
+class UrlBlindTranscriber(ScriptedTranscriber):
+    """Claims it can fetch URLs, then cannot reach Discord's CDN (as a firewalled service would)."""
+
+    async def stream(self, request):
+        if request.file_url is not None:
+            self.requests.append(request)
+            raise TranscriptionRejected("could not download file_url: 403", status=400)
+        async for event in super().stream(request):
+            yield event
+
+
+async def test_url_the_service_cannot_fetch_falls_back_to_the_bytes(discord_harness, fake_discord):
+    transcriber = UrlBlindTranscriber(SEGMENTS, delay=0, can_fetch_urls=True)
+    h = await discord_harness(transcriber)
+    note = await fake_discord.post_voice_message(OGG)
+    reply = await h.transcribed(note)
+    assert reply["content"] == "Hello from a voice note."
+    assert [r.file_url is not None for r in transcriber.requests] == [True, False]
+    assert transcriber.requests[1].file == OGG
+
+
+async def test_download_stops_at_the_size_cap_when_the_size_is_unknown(discord_harness, fake_discord):
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    att = fake_discord.attachment(bytes(5000), "big.wav", "audio/wav")
+    note = AudioNote(platform=Platform.discord, workspace_id=fake_discord.guild_id, channel_id=fake_discord.channel_id,
+                     message_id="1", attachment_id=att["id"], filename="big.wav", public_url=att["url"])
+    with pytest.raises(AudioTooLarge):
+        await h.bot.platform.fetch_audio(note, max_bytes=1000)
+    assert len(await h.bot.platform.fetch_audio(note, max_bytes=5000)) == 5000

@@ -125,3 +125,15 @@ async def test_commands_in_a_dm_need_no_permission(discord_harness, fake_discord
     assert await ask(fake_discord, command) == "Language set to de."
     settings = await h.core.channel_settings(Platform.discord, "dm", dm["id"])
     assert settings.language == "de"
+
+
+async def test_failing_command_gets_a_plain_ephemeral_answer(discord_harness, fake_discord, monkeypatch):
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+
+    async def broken(ctx, text):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(h.core, "run_command", broken)
+    command = fake_discord.slash_command("settings")
+    assert await ask(fake_discord, command) == ":warning: Something went wrong; please try again."
+    assert fake_discord.answers_to(command)[0]["data"]["flags"] & EPHEMERAL

@@ -14,7 +14,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord_.commands import answer, build_commands
+from adapters.discord_.commands import build_commands
 from adapters.discord_.notes import audio_notes
 from adapters.discord_.platform import DiscordPlatform
 from bot.config import Settings
@@ -32,6 +32,7 @@ MISSING_INTENT = (
     "https://discord.com/developers/applications -> your app -> Bot -> Privileged Gateway Intents -> "
     "MESSAGE CONTENT INTENT, then restart voxnote."
 )
+COMMAND_FAILED = ":warning: Something went wrong; please try again."
 
 
 def configure_endpoints(settings: Settings) -> None:
@@ -62,7 +63,6 @@ class VoxnoteClient(discord.Client):
         platform: DiscordPlatform,
         *,
         intents: discord.Intents,
-        ready: asyncio.Event,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -76,7 +76,6 @@ class VoxnoteClient(discord.Client):
         self.settings = settings
         self.core = core
         self.platform = platform
-        self._ready_event = ready
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
         for command in build_commands(core, platform):
@@ -96,7 +95,7 @@ class VoxnoteClient(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s (id %s) in %d servers", self.user, self.application_id, len(self.guilds))
-        self._ready_event.set()
+        self.platform.ready.set()
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None and message.author.id == self.user.id:
@@ -120,11 +119,13 @@ class VoxnoteClient(discord.Client):
 
     async def _on_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         log.error("command %s failed", interaction.command and interaction.command.qualified_name, exc_info=error)
-        if not interaction.response.is_done():
-            async def sorry() -> str:
-                return ":warning: Something went wrong; please try again."
-
-            await answer(interaction, sorry())
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(COMMAND_FAILED, ephemeral=True)
+            else:
+                await interaction.response.send_message(COMMAND_FAILED, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the user that the command failed", exc_info=True)
 
 
 class DiscordBot:
@@ -149,15 +150,12 @@ class DiscordBot:
         self.client: VoxnoteClient | None = None
         self.message_content = True
         self._guild_ready_timeout = guild_ready_timeout
-        self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, timeout: float = 60.0) -> None:
         configure_endpoints(self.settings)
-        # Jobs left from before a restart resume on this platform as soon as it is registered.
-        self.core.register(self.platform, Platform.discord)
         self._task = asyncio.create_task(self._run(), name="discord")
-        ready = asyncio.create_task(self._ready.wait())
+        ready = asyncio.create_task(self.platform.ready.wait())
         try:
             await asyncio.wait({ready, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -165,8 +163,10 @@ class DiscordBot:
         if self._task.done():
             self._task.result()  # raises what stopped it
             raise VoxnoteError("Discord: the connection closed before the bot was ready")
-        if not self._ready.is_set():
+        if not self.platform.ready.is_set():
             raise VoxnoteError(f"Discord: not connected after {timeout:.0f} s")
+        # Jobs left from before a restart resume on this platform as soon as it is registered.
+        self.core.register(self.platform, Platform.discord)
 
     async def wait_closed(self) -> None:
         if self._task is not None:
@@ -189,9 +189,9 @@ class DiscordBot:
                 self.core,
                 self.platform,
                 intents=gateway_intents(self.message_content),
-                ready=self._ready,
                 guild_ready_timeout=self._guild_ready_timeout,
             )
+            self.platform.ready.clear()
             self.client = self.platform.client = client
             try:
                 async with client:

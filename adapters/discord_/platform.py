@@ -24,6 +24,8 @@ THREAD_ARCHIVE_MINUTES = 1440
 THREAD_ALREADY_EXISTS = 160004
 #: Statuses with which the CDN refuses an expired or revoked signed attachment URL.
 EXPIRED_STATUSES = frozenset({401, 403, 404, 410})
+#: How long a call waits for the gateway connection before giving up (the job is retried later).
+CONNECT_WAIT_SECONDS = 60.0
 #: Replies remembered (note and thread of each); older ones fall back to threading from the reply.
 REMEMBERED_REPLIES = 4096
 
@@ -52,8 +54,12 @@ class DiscordPlatform:
         min_edit_interval: float = 1.2,
         download_timeout: float = 60.0,
     ) -> None:
-        #: Set by the adapter once the client exists (it is rebuilt if an intent is refused).
+        #: Set by the adapter once the client exists (it is rebuilt if an intent is refused);
+        #: `ready` is set while it is connected, so jobs resumed at start-up wait for it.
         self.client = client
+        self.ready = asyncio.Event()
+        if client is not None:
+            self.ready.set()
         # Discord tolerates a few edits per few seconds per channel; 1.2 s per message leaves room
         # for two notes transcribing side by side in one channel without 429s.
         self.min_edit_interval = min_edit_interval
@@ -66,13 +72,16 @@ class DiscordPlatform:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def _client(self) -> discord.Client:
-        if self.client is None:
-            raise RuntimeError("the Discord client is not running")
+    async def _client(self) -> discord.Client:
+        try:
+            await asyncio.wait_for(self.ready.wait(), CONNECT_WAIT_SECONDS)
+        except asyncio.TimeoutError:
+            raise RuntimeError("not connected to Discord") from None
+        assert self.client is not None
         return self.client
 
-    def _channel(self, channel_id: str | int) -> discord.PartialMessageable:
-        return self._client().get_partial_messageable(int(channel_id))
+    async def _channel(self, channel_id: str | int) -> discord.PartialMessageable:
+        return (await self._client()).get_partial_messageable(int(channel_id))
 
     # --- posting --------------------------------------------------------------------------------
 
@@ -83,7 +92,8 @@ class DiscordPlatform:
             guild_id=int(note.workspace_id) if note.workspace_id.isdigit() else None,
         )
         try:
-            message = await self._channel(note.channel_id).send(_fit(text), reference=reference, mention_author=False)
+            channel = await self._channel(note.channel_id)
+            message = await channel.send(_fit(text), reference=reference, mention_author=False)
         except discord.HTTPException as exc:
             if _is_unknown_reference(exc) or exc.code == 10008:
                 raise FetchFailed("the voice note was deleted before it could be transcribed") from exc
@@ -93,7 +103,8 @@ class DiscordPlatform:
         return MessageRef(platform=Platform.discord, channel_id=note.channel_id, message_id=reply_id)
 
     async def edit(self, ref: MessageRef, text: str) -> None:
-        await self._channel(ref.channel_id).get_partial_message(int(ref.message_id)).edit(content=_fit(text))
+        channel = await self._channel(ref.channel_id)
+        await channel.get_partial_message(int(ref.message_id)).edit(content=_fit(text))
 
     async def post_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
         return await self._send_after(ref, text=_fit(text))
@@ -106,13 +117,15 @@ class DiscordPlatform:
         thread_id = ref.thread_id or await self._thread_for(ref)
         kwargs: dict[str, object] = {"file": file} if file is not None else {}
         if thread_id is not None:
-            message = await self._channel(thread_id).send(text, **kwargs)  # type: ignore[arg-type]
+            thread = await self._channel(thread_id)
+            message = await thread.send(text, **kwargs)  # type: ignore[arg-type]
             return MessageRef(platform=Platform.discord, channel_id=thread_id, message_id=str(message.id),
                               thread_id=thread_id)
         reference = discord.MessageReference(
             message_id=int(ref.message_id), channel_id=int(ref.channel_id), fail_if_not_exists=False
         )
-        message = await self._channel(ref.channel_id).send(
+        channel = await self._channel(ref.channel_id)
+        message = await channel.send(
             text, reference=reference, mention_author=False, **kwargs  # type: ignore[arg-type]
         )
         return MessageRef(platform=Platform.discord, channel_id=ref.channel_id, message_id=str(message.id))
@@ -127,7 +140,8 @@ class DiscordPlatform:
             channel_id, starter_id = self._note_of_reply.get(ref.message_id, (ref.channel_id, ref.message_id))
             thread_id: str | None
             try:
-                data = await self._client().http.start_thread_with_message(
+                client = await self._client()
+                data = await client.http.start_thread_with_message(
                     int(channel_id), int(starter_id), name=THREAD_NAME, auto_archive_duration=THREAD_ARCHIVE_MINUTES
                 )
                 thread_id = str(data["id"])
@@ -160,7 +174,8 @@ class DiscordPlatform:
 
     async def _fresh_url(self, note: AudioNote) -> str:
         try:
-            message = await self._channel(note.channel_id).fetch_message(int(note.message_id))
+            channel = await self._channel(note.channel_id)
+            message = await channel.fetch_message(int(note.message_id))
         except discord.NotFound:
             raise FetchFailed("the voice note was deleted") from None
         except discord.Forbidden:
