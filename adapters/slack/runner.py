@@ -9,12 +9,14 @@ from typing import Literal
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.app import Core, build_app
 from adapters.slack.platform import SlackPlatform
 from bot.config import Settings
+from bot.errors import VoxnoteError
 from bot.models import Platform
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ HEALTH_PATH = "/healthz"
 def make_client(settings: Settings) -> AsyncWebClient:
     """The Web API client: bot token, configurable base URL, waits out 429s instead of failing."""
     if settings.slack_bot_token is None:
-        raise ValueError("SLACK_BOT_TOKEN is not set")
+        raise VoxnoteError("SLACK_BOT_TOKEN is not set")
     base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
@@ -44,7 +46,7 @@ class SlackBot:
         self.mode: Literal["socket", "http"] = "socket" if settings.slack_app_token else "http"
         signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
         if self.mode == "http" and not signing_secret:
-            raise ValueError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
+            raise VoxnoteError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
         self._app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
         self.core = core
         self.app = build_app(core, self.platform, self.client, admins=settings.slack_admins, signing_secret=signing_secret)
@@ -54,11 +56,22 @@ class SlackBot:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        """Check the tokens (a wrong one is a plain error, not an endless reconnect loop), then connect."""
+        try:
+            me = await self.client.auth_test()
+        except SlackApiError as e:
+            raise VoxnoteError(f"Slack refused SLACK_BOT_TOKEN ({e.response.get('error')})") from e
+        log.info("Slack: signed in as %s in %s", me.get("user"), me.get("team"))
         # Registered before connecting: jobs queued before a restart resume on this platform.
         self.core.register(self.platform, Platform.slack)
         if self.mode == "socket":
+            try:
+                url = (await self.client.apps_connections_open(app_token=self._app_token))["url"]
+            except SlackApiError as e:
+                raise VoxnoteError(f"Slack refused SLACK_APP_TOKEN ({e.response.get('error')})") from e
             # Built here: the Socket Mode client needs a running event loop.
             self._socket = AsyncSocketModeHandler(self.app, app_token=self._app_token, web_client=self.client)
+            self._socket.client.wss_uri = url  # each URL works once: use the one just checked
             await self._socket.connect_async()
             log.info("Slack: connected in Socket Mode")
             return
