@@ -1,0 +1,1 @@
+"""`voxnote serve`: the local engine over Mistral's transcription HTTP API."""
