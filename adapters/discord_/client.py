@@ -53,6 +53,20 @@ def gateway_intents(message_content: bool = True) -> discord.Intents:
     return intents
 
 
+class CommandTree(app_commands.CommandTree):
+    """Answers a failed command with a plain ephemeral line instead of leaving it unanswered."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        log.error("command %s failed", interaction.command and interaction.command.qualified_name, exc_info=error)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(COMMAND_FAILED, ephemeral=True)
+            else:
+                await interaction.response.send_message(COMMAND_FAILED, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the user that the command failed", exc_info=True)
+
+
 class VoxnoteClient(discord.Client):
     """Turns messages with audio, memo reactions and app commands into calls on the core."""
 
@@ -76,8 +90,7 @@ class VoxnoteClient(discord.Client):
         self.settings = settings
         self.core = core
         self.platform = platform
-        self.tree = app_commands.CommandTree(self)
-        self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
+        self.tree = CommandTree(self)
         for command in build_commands(core, platform):
             self.tree.add_command(command)
 
@@ -117,15 +130,6 @@ class VoxnoteClient(discord.Client):
         for note in audio_notes(message):
             await self.core.submit(note, self.platform, on_demand=True)
 
-    async def _on_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        log.error("command %s failed", interaction.command and interaction.command.qualified_name, exc_info=error)
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(COMMAND_FAILED, ephemeral=True)
-            else:
-                await interaction.response.send_message(COMMAND_FAILED, ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not tell the user that the command failed", exc_info=True)
 
 
 class DiscordBot:
