@@ -20,7 +20,7 @@ V = TypeVar("V")
 
 THREAD_NAME = "Voice note transcript"
 THREAD_ARCHIVE_MINUTES = 1440
-# Discord codes: a thread already exists for this message / the channel cannot hold threads.
+# Discord error code: a thread was already started from this message.
 THREAD_ALREADY_EXISTS = 160004
 #: Statuses with which the CDN refuses an expired or revoked signed attachment URL.
 EXPIRED_STATUSES = frozenset({401, 403, 404, 410})
