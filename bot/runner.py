@@ -76,11 +76,12 @@ async def run_bot(settings: Settings) -> int:
             log.error("%s stopped: %s", task.get_name(), task.exception())
             code = 1
     log.info("shutting down: finishing running notes (up to %.0f s)", SHUTDOWN_GRACE_SECONDS)
+    # The adapters stay connected while running notes finish: their final edits need the clients.
+    await core.stop(grace=SHUTDOWN_GRACE_SECONDS)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
-    await core.stop(grace=SHUTDOWN_GRACE_SECONDS)
     if health is not None:
         await health.cleanup()
     await transcriber.aclose()

@@ -1,0 +1,72 @@
+"""The `voxnote` command as a user runs it: a subprocess, the real engine, real files."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "voice-note.ogg"
+
+
+def voxnote(*args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 180):
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env={**os.environ, "VOXNOTE_DB_PATH": ":memory:", **(env or {})},
+    )
+
+
+def reference_words() -> set[str]:
+    ref = SAMPLE.with_suffix(".txt").read_text().lower()
+    return {w.strip(".,!?;:'\"") for w in ref.split() if len(w) > 3}
+
+
+def test_transcribe_sample_prints_the_transcript():
+    result = voxnote("transcribe", str(SAMPLE))
+    assert result.returncode == 0, result.stderr
+    words = {w.strip(".,!?;:'\"") for w in result.stdout.lower().split()}
+    expected = reference_words()
+    assert len(words & expected) >= 0.8 * len(expected), (result.stdout, expected)
+    assert "Traceback" not in result.stderr
+
+
+def test_transcribe_srt_to_file(tmp_path):
+    out = tmp_path / "note.srt"
+    result = voxnote("transcribe", str(SAMPLE), "--format", "srt", "-o", str(out), "--language", "en")
+    assert result.returncode == 0, result.stderr
+    srt = out.read_text()
+    assert srt.startswith("1\n00:00:") and " --> " in srt
+
+
+@pytest.mark.parametrize("kind", ["text", "empty", "truncated"])
+def test_bad_files_give_one_line_errors(tmp_path, kind):
+    path = tmp_path / f"{kind}.ogg"
+    if kind == "text":
+        path.write_text("this is not audio at all\n" * 20)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        path.write_bytes(SAMPLE.read_bytes()[:600])
+    result = voxnote("transcribe", str(path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and path.name in errors[0], result.stderr
+
+
+def test_run_console_adapter_transcribes_a_posted_path(tmp_path):
+    result = voxnote("run", stdin=f"/voxnote language en\n{SAMPLE}\n",
+                     env={"VOXNOTE_DB_PATH": str(tmp_path / "v.db")})
+    assert result.returncode == 0, result.stderr
+    assert "Language set to en" in result.stdout
+    words = {w.strip(".,!?;:'\"") for w in result.stdout.lower().split()}
+    assert len(words & reference_words()) >= 0.8 * len(reference_words())
+
+
+def test_run_names_a_missing_token():
+    result = voxnote("run", env={"SLACK_APP_TOKEN": "xapp-1-test", "SLACK_BOT_TOKEN": ""})
+    assert result.returncode == 1
+    assert "SLACK_BOT_TOKEN is missing" in result.stderr and "xapp-1-test" not in result.stderr
