@@ -48,7 +48,9 @@ async def _transcribe_one(
         temperature=args.temperature,
     )
     text = Text()
-    with Live(text, console=err, refresh_per_second=12, transient=False) as live:
+    # When the result goes to this same terminal, the live view clears itself to avoid showing it twice.
+    transient = sys.stdout.isatty() and not args.output and args.format == "text"
+    with Live(text, console=err, refresh_per_second=12, transient=transient) as live:
         async for event in transcriber.stream(request):
             if isinstance(event, TextDeltaEvent):
                 text.append(event.text)
