@@ -203,3 +203,11 @@ def test_the_three_voice_dialogue_it_was_not_written_for():
         label = f"Speaker {t['speaker'][-1]}"
         expected[label] = expected.get(label, 0.0) + t["end"] - t["start"]
     assert {t.speaker: t.seconds for t in result.speaking_time} == pytest.approx(expected, rel=0.05)
+
+
+def test_without_speakers_the_next_sentence_may_answer():
+    texts = ["Did you look at the budget for next quarter?", "I did, travel costs went up again.",
+             "Who signs off on the new travel policy?"]
+    segs = [Segment(text=x, start=i * 3.0, end=i * 3.0 + 2.5) for i, x in enumerate(texts)]
+    result = extract(Meeting.from_transcripts([Transcript(text=" ".join(texts), segments=segs)]))
+    assert result.open_questions == ["Who signs off on the new travel policy?"]

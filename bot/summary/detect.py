@@ -159,7 +159,11 @@ def _clean(text: str) -> str:
 
 
 def _next_turn_start(sentences: list[Sentence], i: int) -> Sentence | None:
-    """The first sentence of the next turn by someone else, if it directly follows."""
+    """The first sentence of the next turn by someone else, if it directly follows.
+
+    Without speaker labels every sentence may be a reply, so the next sentence is taken."""
+    if sentences[i].speaker is None:
+        return sentences[i + 1] if i + 1 < len(sentences) else None
     for s in sentences[i + 1 :]:
         if s.turn != sentences[i].turn:
             return s if s.speaker != sentences[i].speaker else None
