@@ -211,3 +211,9 @@ def test_without_speakers_the_next_sentence_may_answer():
     segs = [Segment(text=x, start=i * 3.0, end=i * 3.0 + 2.5) for i, x in enumerate(texts)]
     result = extract(Meeting.from_transcripts([Transcript(text=" ".join(texts), segments=segs)]))
     assert result.open_questions == ["Who signs off on the new travel policy?"]
+
+
+def test_curly_apostrophes_are_understood():
+    seg = Segment(text="I’ll send the slides tomorrow.", start=0, end=2, speaker_id="speaker_1")
+    result = extract(Meeting.from_transcripts([Transcript(text=seg.text, segments=[seg])]))
+    assert [(a.owner, a.due) for a in result.action_items] == [("Speaker 1", "tomorrow")]
