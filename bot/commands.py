@@ -26,6 +26,7 @@ HELP = """*voxnote* turns voice notes in this channel into text, live, in the no
 `/voxnote timestamps on|off` show when each part was said
 `/voxnote auto on|off` transcribe every voice note, or only on request (react with :memo: or use "Transcribe")
 `/voxnote summary <minutes|off>` summarise notes longer than this
+`/voxnote summarize` summarise every transcript in this thread so far
 `/voxnote forget` delete this channel's stored transcripts
 Changing settings needs channel admin rights."""
 

@@ -20,6 +20,7 @@ from bot.errors import AudioError, CommandError, FetchFailed, NotAllowed, Transc
 from bot.metrics import JOBS_FINISHED, JOBS_RETRIED
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform
 from bot.pipeline import PLACEHOLDER, NotePipeline
+from bot.summaries import Summaries
 from bot.transcriber import Transcriber
 from storage.store import Job, JobStatus, Store
 
@@ -43,7 +44,8 @@ class Voxnote:
         self.settings = settings
         self.store = store
         self.transcriber = transcriber
-        self.pipeline = NotePipeline(settings, store, transcriber)
+        self.summaries = Summaries(settings, store)
+        self.pipeline = NotePipeline(settings, store, transcriber, self.summaries)
         self.platforms: dict[Platform, ChatPlatform] = {}
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -80,6 +82,7 @@ class Voxnote:
             worker.cancel()
         await asyncio.gather(*self._workers, *self._placeholders.values(), return_exceptions=True)
         self._workers = []
+        await self.summaries.aclose()
 
     # --- notes ------------------------------------------------------------------------------------
 
@@ -242,6 +245,10 @@ class Voxnote:
 
     async def run_command(self, ctx: CommandContext, text: str) -> str:
         """Run `/voxnote <text>`; refusals and bad arguments come back as plain replies."""
+        if text.strip().lower() in ("summarize", "summarise"):
+            platform = self.platforms.get(ctx.platform)
+            limit = platform.max_message_chars if platform is not None else 3000
+            return await self.summaries.for_thread(ctx.platform, ctx.workspace_id, ctx.channel_id, ctx.thread_id, limit)
         try:
             return await run_command(self.store, ctx, text)
         except (CommandError, NotAllowed) as exc:

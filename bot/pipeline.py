@@ -21,6 +21,7 @@ from bot.models import (
     TranscriptionRequest,
 )
 from bot.render import render_final
+from bot.summaries import Summaries
 from bot.transcriber import Transcriber
 from storage.store import Store
 
@@ -57,10 +58,11 @@ class NoteResult:
 
 
 class NotePipeline:
-    def __init__(self, settings: Settings, store: Store, transcriber: Transcriber) -> None:
+    def __init__(self, settings: Settings, store: Store, transcriber: Transcriber, summaries: Summaries) -> None:
         self.settings = settings
         self.store = store
         self.transcriber = transcriber
+        self.summaries = summaries
 
     async def _bytes_request(self, note: AudioNote, platform: ChatPlatform, chan: ChannelSettings) -> TranscriptionRequest:
         data = await platform.fetch_audio(note, self.settings.max_audio_bytes)
@@ -93,10 +95,22 @@ class NotePipeline:
         for filename, data in rendered.files:
             await platform.upload(reply, filename, data, comment="Full transcript")
         await self.store.save_transcript(note, transcript)
+        if self.summaries.wanted(transcript, chan.summary_threshold_s):
+            await self._post_summary(note, platform, reply, transcript)
         if live.first_text_at is not None:
             FIRST_TEXT.observe(live.first_text_at - started)
         JOB_SECONDS.observe(time.monotonic() - started)
         return NoteResult(transcript, reply)
+
+    async def _post_summary(
+        self, note: AudioNote, platform: ChatPlatform, reply: MessageRef, transcript: Transcript
+    ) -> None:
+        # A summary is a bonus: failing it must not fail (and re-run) a transcription that succeeded.
+        try:
+            text = await self.summaries.render([transcript], note.platform, platform.max_message_chars)
+            await platform.post_in_thread(reply, text)
+        except Exception:
+            log.exception("summary of %s failed", note.idempotency_key)
 
     async def _transcribe(
         self, note: AudioNote, platform: ChatPlatform, chan: ChannelSettings, live: LiveReply

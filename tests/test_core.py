@@ -151,3 +151,32 @@ async def test_restart_resumes_and_edits_the_same_reply(settings, store):
     await core2.stop()
     assert len(platform.of("post_reply")) == 1
     assert platform.calls[-1].text == "Part 0 of the note. Part 1 of the note."
+
+
+async def test_long_note_gets_a_summary_in_the_thread(settings, store):
+    await store.set_settings(Platform.console, "w", "c", ChannelSettings(summary_threshold_s=3))
+    platform = RecordingPlatform()
+    segs = [Segment(text="We decided to ship on Friday.", start=0, end=2, speaker_id="speaker_1"),
+            Segment(text="Alice, can you write the release notes by Thursday?", start=2, end=5,
+                    speaker_id="speaker_2")]
+    await run_core(settings, store, ScriptedTranscriber(segs, delay=0), platform, [platform.note(b"a")])
+    [summary] = platform.of("post_in_thread")
+    assert "release notes" in summary.text and "automatic extract" in summary.text.lower()
+    # Short notes get none.
+    platform2 = RecordingPlatform()
+    await run_core(settings, store, ScriptedTranscriber(segs[:1], delay=0), platform2, [platform2.note(b"b", "m2")])
+    assert not platform2.of("post_in_thread")
+
+
+async def test_summarize_command_covers_the_thread_in_order(settings, store):
+    from bot.commands import CommandContext
+
+    platform = RecordingPlatform()
+    notes = [platform.note(b"a", "m1", thread_id="T"), platform.note(b"b", "m2", thread_id="T")]
+    core, _ = await run_core(settings, store, ScriptedTranscriber(
+        [Segment(text="Bob, please book the room by Monday.", start=0, end=3)], delay=0), platform, notes)
+    ctx = CommandContext(Platform.console, "w", "c", "u", is_admin=False, thread_id="T")
+    text = await core.run_command(ctx, "summarize")
+    assert "book the room" in text
+    empty = await core.run_command(CommandContext(Platform.console, "w", "c", "u", False, thread_id="X"), "summarize")
+    assert "no transcript" in empty
