@@ -84,6 +84,18 @@ def test_bad_fields_name_the_field(svc, data, status, code, param):
     assert_error(post(svc, data, files={"file": AUDIO}), status, code, param)
 
 
+def test_word_timestamps_are_refused_clearly(svc):
+    response = post(svc, {"timestamp_granularities": "word"}, files={"file": AUDIO})
+    assert_error(response, 422, "unsupported_value", "timestamp_granularities")
+
+
+def test_diarize_without_a_speaker_model_is_answered_and_logged(svc, caplog):
+    with caplog.at_level("WARNING", logger="bot.service.transcriptions"):
+        body = post(svc, {"diarize": "true"}, files={"file": AUDIO}).json()
+    assert body["text"] == "Hello there. General Kenobi."
+    assert any("no speaker model" in r.getMessage() for r in caplog.records)
+
+
 def test_missing_model_is_named(svc):
     response = httpx.post(f"{svc.url}/v1/audio/transcriptions", files={"file": AUDIO})
     assert_error(response, 422, "invalid_value", "model")

@@ -54,6 +54,11 @@ async def create_transcription(request: Request, owner: str = Depends(authentica
         async with request.form(max_files=2, max_fields=400, max_part_size=MAX_FIELD_BYTES) as form:
             fields, upload = parse_form(form)
             model = service.catalog.resolve(fields.model)
+            if "word" in fields.timestamp_granularities and not getattr(
+                service.transcriber, "supports_word_timestamps", False
+            ):
+                raise ApiError(422, "timestamp_granularities: this engine gives segment timestamps only",
+                               code="unsupported_value", param="timestamp_granularities")
             source = _source_param(fields, upload)
             audio, filename = await unless_disconnected(
                 request.receive, _audio_bytes(service, fields, upload, owner, source)
