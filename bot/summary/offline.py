@@ -23,8 +23,9 @@ def sentences_of(meeting: Meeting) -> list[Sentence]:
     for turn_no, turn in enumerate(meeting.turns()):
         pos = 0
         # Transcribers write both ' and ’; the phrasing rules expect the plain one.
-        for text in split_sentences(turn.text.replace("’", "'")):
-            at = turn.text.replace("’", "'").find(text[:20], pos)
+        body = turn.text.replace("’", "'")
+        for text in split_sentences(body):
+            at = body.find(text[:20], pos)
             pos = at if at >= 0 else pos
             start = max((t for offset, t in turn.marks if offset <= pos), default=turn.start)
             out.append(Sentence(len(out), turn.speaker, start, text, turn_no))
