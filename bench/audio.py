@@ -1,0 +1,48 @@
+"""Benchmark audio: the shipped real-speech clips, decoded and strung together to any length."""
+
+from __future__ import annotations
+
+import io
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from bot.audio import SAMPLE_RATE, decode_audio_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIPS = sorted(
+    [ROOT / "samples" / "voice-note.ogg"]
+    + [p for p in (ROOT / "tests" / "data").glob("*.ogg") if (p.with_suffix(".LICENSE.txt")).exists()]
+)
+
+
+def clip_samples(path: Path) -> np.ndarray:
+    return decode_audio_bytes(path.read_bytes(), max_bytes=1 << 30, max_seconds=1e9).samples
+
+
+def speech_of_length(seconds: float) -> np.ndarray:
+    """Real speech clips, each followed by 0.6 s of silence, repeated until `seconds` long."""
+    pieces: list[np.ndarray] = []
+    total = 0
+    target = int(seconds * SAMPLE_RATE)
+    pause = np.zeros(int(0.6 * SAMPLE_RATE), dtype=np.float32)
+    clips = [clip_samples(p) for p in CLIPS]
+    i = 0
+    while total < target:
+        for piece in (clips[i % len(clips)], pause):
+            pieces.append(piece)
+            total += len(piece)
+        i += 1
+    return np.concatenate(pieces)[:target]
+
+
+def wav_bytes(samples: np.ndarray) -> bytes:
+    """16-bit PCM WAV: what a note's bytes look like after upload, without lossy re-encoding."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()

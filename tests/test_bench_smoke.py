@@ -1,0 +1,21 @@
+"""The benchmarks run end to end on tiny inputs so they never rot (no timing is asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_benchmark_runs_and_writes_json():
+    result = subprocess.run([sys.executable, "-m", "bench.run", "--quick"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| bench | metric |" in result.stdout
+    for name in ("overhead", "first_partial", "engine_speed", "accuracy"):
+        data = json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
+        assert data["rows"] and all(r["value"] == r["value"] for r in data["rows"])  # no NaN
+    overhead = json.loads((ROOT / "bench" / "results" / "overhead.json").read_text())
+    lost = next(r for r in overhead["rows"] if r["metric"] == "notes lost or doubled")
+    assert lost["value"] == 0
