@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.slack.app import COMMAND, SHORTCUT_CALLBACK_ID
+from adapters.slack.app import COMMAND, SHORTCUT_CALLBACK_ID, SUMMARIZE_CALLBACK_ID
 
 yaml = pytest.importorskip("yaml")
 
@@ -31,7 +31,7 @@ def test_manifest_scopes_events_and_names_match_the_adapter() -> None:
     }
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == COMMAND
-    [shortcut] = manifest["features"]["shortcuts"]
-    assert (shortcut["type"], shortcut["callback_id"]) == ("message", SHORTCUT_CALLBACK_ID)
+    shortcuts = {(s["type"], s["callback_id"]) for s in manifest["features"]["shortcuts"]}
+    assert shortcuts == {("message", SHORTCUT_CALLBACK_ID), ("message", SUMMARIZE_CALLBACK_ID)}
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True

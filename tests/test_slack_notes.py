@@ -63,3 +63,7 @@ def test_file_known_only_by_id_needs_files_info() -> None:
 
 def test_mrkdwn_escapes_control_characters_and_converts_bold() -> None:
     assert to_mrkdwn("**Speaker 1**: a < b & c > d <!channel>") == "*Speaker 1*: a &lt; b &amp; c &gt; d &lt;!channel&gt;"
+
+
+def test_mrkdwn_never_escapes_twice() -> None:
+    assert to_mrkdwn("R&amp;D &lt;team&gt; & co") == "R&amp;D &lt;team&gt; &amp; co"

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/voxnote"
 SHORTCUT_CALLBACK_ID = "voxnote_transcribe"
+# Slash commands cannot be used in threads on Slack (their payload names no thread), so a thread is
+# summarised from a message shortcut on any of its messages.
+SUMMARIZE_CALLBACK_ID = "voxnote_summarize"
 # Reacting with one of these on a voice note asks for a transcript (useful when auto is off).
 TRIGGER_REACTIONS = frozenset({"memo", "pencil"})
 # conversations.replies returns at most 15 messages per call for apps outside the Marketplace.
@@ -104,6 +107,20 @@ class SlackListeners:
         submitted = [await self.core.submit(note, self.platform, on_demand=True) for note in notes]
         await respond(text=SUBMITTED if any(submitted) else ALREADY, response_type="ephemeral")
 
+    async def on_summarize(self, ack: AsyncAck, shortcut: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        message = shortcut.get("message") or {}
+        user_id = (shortcut.get("user") or {}).get("id", "")
+        ctx = CommandContext(
+            platform=Platform.slack,
+            workspace_id=(shortcut.get("team") or {}).get("id", ""),
+            channel_id=(shortcut.get("channel") or {}).get("id", ""),
+            user_id=user_id,
+            is_admin=False,  # reading a summary changes nothing
+            thread_id=message.get("thread_ts") or message.get("ts"),
+        )
+        await self._answer(respond, ctx, "summarize")
+
     async def on_command(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user_id = command.get("user_id", "")
@@ -114,8 +131,12 @@ class SlackListeners:
             user_id=user_id,
             is_admin=await self.admins.is_admin(user_id),
         )
+        await self._answer(respond, ctx, command.get("text", ""))
+
+    async def _answer(self, respond: AsyncRespond, ctx: CommandContext, text: str) -> None:
+        """Run a command and answer only the person who asked."""
         try:
-            reply = await self.core.run_command(ctx, command.get("text", ""))
+            reply = await self.core.run_command(ctx, text)
         except VoxnoteError as e:
             reply = e.detail
         await respond(text=to_mrkdwn(reply), response_type="ephemeral")
@@ -160,5 +181,6 @@ def build_app(
     app.event("message")(listeners.on_message)
     app.event("reaction_added")(listeners.on_reaction)
     app.message_shortcut(SHORTCUT_CALLBACK_ID)(listeners.on_shortcut)
+    app.message_shortcut(SUMMARIZE_CALLBACK_ID)(listeners.on_summarize)
     app.command(COMMAND)(listeners.on_command)
     return app
