@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import httpx
 import pytest
 
 from bot.errors import TranscriptionError
 from bot.models import Segment
 from tests.fixtures.service import service_settings
+from tests.fixtures.transcriber import ScriptedTranscriber
 
 SEGMENTS = [Segment(text="Hello there.", start=0.0, end=1.2), Segment(text="General Kenobi.", start=1.4, end=2.6)]
 AUDIO = ("note.ogg", b"OggS fake but the scripted engine does not care")
@@ -199,3 +203,39 @@ def test_openapi_document_describes_the_form(svc):
         form["schema"]["properties"]
     )
     assert "/v1/files/{file_id}" in doc["paths"] and "/v1/models" in doc["paths"]
+
+
+class HeldAfterFirstSegment(ScriptedTranscriber):
+    """Sends the first segment, then waits for `release` before the rest, as a slow engine would."""
+
+    def __init__(self) -> None:
+        super().__init__(SEGMENTS, delay=0)
+        self.release = threading.Event()
+
+    async def stream(self, request):
+        count = 0
+        async for event in super().stream(request):
+            if event.type == "transcription.segment":
+                count += 1
+                if count == 2:
+                    while not self.release.is_set():
+                        await asyncio.sleep(0.01)
+            yield event
+
+
+def test_stream_sends_text_while_the_rest_is_recognised(service_factory, tmp_path):
+    engine = HeldAfterFirstSegment()
+    svc = service_factory(service_settings(tmp_path), engine)
+    with httpx.stream("POST", f"{svc.url}/v1/audio/transcriptions", data={"model": "scripted", "stream": "true"},
+                      files={"file": AUDIO}, timeout=20) as response:
+        lines = response.iter_lines()
+        received = []
+        for line in lines:
+            received.append(line)
+            if line.startswith("data:") and '"text":"Hello there."' in line:
+                break
+        # The first piece arrived while the engine still holds the rest back.
+        assert not engine.release.is_set()
+        engine.release.set()
+        received.extend(lines)
+    assert "event: transcription.done" in received

@@ -16,6 +16,8 @@ from tests.fixtures.service import run_service, service_settings
 
 pytestmark = pytest.mark.slow
 KEY = "test-key"
+# The service must carry the engine's words, not judge them: one misheard name in a 9-word clip is 0.22.
+MAX_WER = 0.35
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def test_mistral_sdk_complete_with_upload(mistral):
         context_bias=["superlative degree"],
         temperature=0.0,
     )
-    assert word_error_rate(reference, result.text) < 0.2, result.text
+    assert word_error_rate(reference, result.text) < MAX_WER, result.text
     assert result.language == "en" and result.usage.prompt_audio_seconds in (4, 5)  # a 4.0 s clip
     assert result.segments and result.segments[0].start is not None
 
@@ -65,7 +67,7 @@ def test_mistral_sdk_stream(mistral):
     deltas = "".join(data.text for name, data in events if name == "transcription.text.delta")
     done = events[-1][1]
     assert deltas.strip() == done.text
-    assert word_error_rate(reference, done.text) < 0.2, done.text
+    assert word_error_rate(reference, done.text) < MAX_WER, done.text
 
 
 def test_mistral_sdk_files_upload_then_file_id(mistral, short_clip):
@@ -75,7 +77,7 @@ def test_mistral_sdk_files_upload_then_file_id(mistral, short_clip):
     assert mistral.files.retrieve(file_id=uploaded.id).id == uploaded.id
     assert uploaded.id in [f.id for f in mistral.files.list().data]
     result = mistral.audio.transcriptions.complete(model="voxtral-mini-latest", file_id=uploaded.id, language="en")
-    assert word_error_rate(reference, result.text) < 0.2, result.text
+    assert word_error_rate(reference, result.text) < MAX_WER, result.text
     assert mistral.files.delete(file_id=uploaded.id).deleted
 
 
@@ -85,7 +87,7 @@ def test_mistral_sdk_file_url(mistral, media_server, short_clip):
     result = mistral.audio.transcriptions.complete(
         model="voxtral-mini-latest", file_url=media_server.url("/clips/a0009.ogg"), language="en"
     )
-    assert word_error_rate(reference, result.text) < 0.2, result.text
+    assert word_error_rate(reference, result.text) < MAX_WER, result.text
 
 
 def test_openai_sdk_response_formats(engine_service, short_clip):
@@ -94,7 +96,7 @@ def test_openai_sdk_response_formats(engine_service, short_clip):
     verbose = client.audio.transcriptions.create(
         model="whisper-1", file=("a0009.ogg", audio), response_format="verbose_json", language="en"
     )
-    assert word_error_rate(reference, verbose.text) < 0.2, verbose.text
+    assert word_error_rate(reference, verbose.text) < MAX_WER, verbose.text
     assert verbose.duration == pytest.approx(3.1, abs=0.2) and verbose.segments
     events = list(
         client.audio.transcriptions.create(
@@ -102,7 +104,7 @@ def test_openai_sdk_response_formats(engine_service, short_clip):
         )
     )
     assert events[0].type == "transcript.text.delta" and events[-1].type == "transcript.text.done"
-    assert word_error_rate(reference, events[-1].text) < 0.2
+    assert word_error_rate(reference, events[-1].text) < MAX_WER
     assert [m.id for m in client.models.list().data] == ["whisper-base"]
 
 

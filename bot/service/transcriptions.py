@@ -49,29 +49,9 @@ async def create_transcription(request: Request, owner: str = Depends(authentica
     started = time.monotonic()
     events: AsyncIterator[TranscriptionEvent] | None = None
     handed_over = False
-    source = "file"
+    source: str | None = None
     try:
-        async with request.form(max_files=2, max_fields=400, max_part_size=MAX_FIELD_BYTES) as form:
-            fields, upload = parse_form(form)
-            model = service.catalog.resolve(fields.model)
-            if "word" in fields.timestamp_granularities and not getattr(
-                service.transcriber, "supports_word_timestamps", False
-            ):
-                raise ApiError(422, "timestamp_granularities: this engine gives segment timestamps only",
-                               code="unsupported_value", param="timestamp_granularities")
-            source = _source_param(fields, upload)
-            audio, filename = await unless_disconnected(
-                request.receive, _audio_bytes(service, fields, upload, owner, source)
-            )
-        engine_request = TranscriptionRequest(
-            file=audio,
-            filename=filename,
-            language=fields.language,
-            temperature=fields.temperature,
-            diarize=fields.diarize,
-            context_bias=fields.context_bias,
-            timestamp_granularities=fields.timestamp_granularities,
-        )
+        fields, model, source, engine_request = await _read_request(request, service, owner)
         await unless_disconnected(request.receive, ticket.start())
         if engine_request.diarize and not service.can_diarize():
             log.warning("diarize=true asked, but no speaker model is loaded: answering without speaker ids")
@@ -85,8 +65,8 @@ async def create_transcription(request: Request, owner: str = Depends(authentica
                 error_event=_error_event,
             )
             handed_over = True
-            log.info("streaming %s (%s) after %.2fs", source, _describe(engine_request), time.monotonic() - started)
-            return response  # type: ignore[return-value]
+            log.info("stream of %s (%s) started after %.2fs", source, _describe(engine_request), time.monotonic() - started)
+            return response
         transcript = await unless_disconnected(request.receive, _drain(events))
         log.info(
             "transcribed %s (%s): %.1fs of audio in %.2fs",
@@ -102,6 +82,37 @@ async def create_transcription(request: Request, owner: str = Depends(authentica
             if events is not None:
                 await events.aclose()  # type: ignore[attr-defined]
             ticket.close()
+
+
+async def _read_request(
+    request: Request, service: Service, owner: str
+) -> tuple[TranscriptionForm, str, str, TranscriptionRequest]:
+    """Validated fields, the engine model, the audio source's field name, and the request for the engine."""
+    async with request.form(max_files=2, max_fields=400, max_part_size=MAX_FIELD_BYTES) as form:
+        fields, upload = parse_form(form)
+        model = service.catalog.resolve(fields.model)
+        if "word" in fields.timestamp_granularities and not getattr(
+            service.transcriber, "supports_word_timestamps", False
+        ):
+            raise ApiError(422, "timestamp_granularities: this engine gives segment timestamps only",
+                           code="unsupported_value", param="timestamp_granularities")
+        source = _source_param(fields, upload)
+        try:
+            audio, filename = await unless_disconnected(
+                request.receive, _audio_bytes(service, fields, upload, owner, source)
+            )
+        except VoxnoteError as exc:
+            raise from_voxnote_error(exc, source) from exc
+    engine_request = TranscriptionRequest(
+        file=audio,
+        filename=filename,
+        language=fields.language,
+        temperature=fields.temperature,
+        diarize=fields.diarize,
+        context_bias=fields.context_bias,
+        timestamp_granularities=fields.timestamp_granularities,
+    )
+    return fields, model, source, engine_request
 
 
 def _source_param(fields: TranscriptionForm, upload: UploadFile | None) -> str:
