@@ -90,7 +90,7 @@ async def test_twenty_at_once_get_a_transcript_or_429(gated):
         tasks = [asyncio.create_task(transcribe(client, b"x" * 1000, stream=i % 2 == 0)) for i in range(20)]
         # Held at the gate: 2 run and 3 wait, so exactly 15 are refused, whatever the timing.
         await asyncio.to_thread(wait_until, lambda: sum(t.done() for t in tasks) == 15)
-        assert health(svc) == {"status": "ok", "running": 2, "waiting": 3}
+        await asyncio.to_thread(wait_until, lambda: health(svc) == {"status": "ok", "running": 2, "waiting": 3})
         engine.gate.set()
         responses = await asyncio.gather(*tasks)
     served = [assert_answered(r) for r in responses]
