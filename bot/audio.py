@@ -42,7 +42,7 @@ class DecodedAudio:
     sample_rate: int = SAMPLE_RATE
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
     if n >= 1024 * 1024:
         return f"{n / (1024 * 1024):.1f} MB"
     return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
@@ -96,7 +96,7 @@ def decode_audio_bytes(data: bytes, *, max_bytes: int, max_seconds: float) -> De
     if not data:
         raise EmptyAudio()
     if len(data) > max_bytes:
-        raise AudioTooLarge(f"the file is {_size(len(data))}, over the {_size(max_bytes)} limit")
+        raise AudioTooLarge(f"the file is too large ({human_size(len(data))}; the limit is {human_size(max_bytes)})")
     try:
         container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -105,15 +105,18 @@ def decode_audio_bytes(data: bytes, *, max_bytes: int, max_seconds: float) -> De
         raise UnsupportedAudio("this file is not audio I can read") from exc
     with container:
         if not container.streams.audio:
-            raise UnsupportedAudio("this file has no audio track")
+            # An image also opens as a (one-frame) "video": only real video containers get the track message.
+            if container.streams.video and not container.format.name.endswith("_pipe"):
+                raise UnsupportedAudio("this video has no audio track")
+            raise UnsupportedAudio("this file is not audio I can read")
         stream = container.streams.audio[0]
         declared = _declared_duration(container, stream)
         if declared is not None and declared > max_seconds:
-            raise AudioTooLong(f"the recording is {declared:.0f} s long, over the {max_seconds:.0f} s limit")
+            raise AudioTooLong(f"the recording is too long ({declared:.0f} s; the limit is {max_seconds:.0f} s)")
         _check_complete(data)
         samples = _decode_stream(container, stream, max_seconds)
     if samples.size == 0:
-        raise CorruptAudio("no audio could be decoded from this file")
+        raise EmptyAudio("the recording has no sound in it (0 seconds)")
     return DecodedAudio(samples=samples, duration=samples.size / SAMPLE_RATE)
 
 
@@ -139,7 +142,7 @@ def _decode_stream(container: av.container.InputContainer, stream: av.audio.stre
                     chunks.append(chunk)
                     total += chunk.size
             if total > limit:
-                raise AudioTooLong(f"the recording is over the {max_seconds:.0f} s limit")
+                raise AudioTooLong(f"the recording is too long (over the {max_seconds:.0f} s limit)")
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
     except av.error.FFmpegError as exc:

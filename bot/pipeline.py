@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from adapters.base import ChatPlatform
+from bot.audio import human_size
 from bot.config import Settings
 from bot.errors import AudioTooLarge, AudioTooLong, EmptyAudio, StreamInterrupted, TranscriptionRejected
 from bot.live_reply import LiveReply
@@ -43,11 +44,13 @@ def check_limits(note: AudioNote, settings: Settings) -> None:
             raise EmptyAudio(f"{note.filename} is empty")
         if note.size > settings.max_audio_bytes:
             raise AudioTooLarge(
-                f"{note.filename} is {note.size / 1e6:.1f} MB; the limit is {settings.max_audio_bytes / 1e6:.0f} MB"
+                f"{note.filename} is too large ({human_size(note.size)}; the limit is "
+                f"{human_size(settings.max_audio_bytes)})"
             )
     if note.duration is not None and note.duration > settings.max_audio_seconds:
         raise AudioTooLong(
-            f"the recording lasts {note.duration / 60:.0f} min; the limit is {settings.max_audio_seconds / 60:.0f} min"
+            f"the recording is too long ({note.duration / 60:.0f} min; the limit is "
+            f"{settings.max_audio_seconds / 60:.0f} min)"
         )
 
 
@@ -69,7 +72,9 @@ class NotePipeline:
         if not data:
             raise EmptyAudio(f"{note.filename} is empty")
         if len(data) > self.settings.max_audio_bytes:
-            raise AudioTooLarge(f"{note.filename} is over {self.settings.max_audio_bytes / 1e6:.0f} MB")
+            raise AudioTooLarge(
+                f"{note.filename} is too large (over the {human_size(self.settings.max_audio_bytes)} limit)"
+            )
         return TranscriptionRequest.for_settings(chan, file=data, filename=note.filename)
 
     async def run(self, note: AudioNote, platform: ChatPlatform, reply: MessageRef) -> NoteResult:

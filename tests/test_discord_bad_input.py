@@ -21,7 +21,7 @@ async def test_oversize_note_is_refused_before_any_download(discord_harness, fak
     h = await discord_harness(transcriber, max_audio_bytes=1000)
     note = await fake_discord.post_voice_message(OGG)
     reply = await h.transcribed(note)
-    assert reply["content"].startswith(":warning:") and "MB" in reply["content"]
+    assert reply["content"].startswith(":warning:") and "too large" in reply["content"]
     assert fake_discord.downloads == [] and transcriber.requests == []
 
 
