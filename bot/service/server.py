@@ -49,7 +49,7 @@ def create_app(
     store: FileStore | None = None,
     warm: bool = False,
 ) -> FastAPI:
-    """The app; it does not own `transcriber` (the caller closes it), but owns the fetcher it builds."""
+    """The app; the caller closes `transcriber`, the app closes its fetcher when it shuts down."""
     service = Service(
         settings=settings,
         transcriber=transcriber,
