@@ -2,8 +2,9 @@
 
 Speech is cut at pauses (Silero VAD, shipped by faster-whisper), embedded in 1.5 s windows by
 Resemblyzer's voice encoder (its weights ship in its wheel), clustered by average linkage on cosine
-distance (the speaker count follows from a distance threshold), then each segment takes the speaker
-heard longest inside it; a segment spanning a clear turn is split at a sentence boundary.
+distance (the speaker count comes from a distance cut, lowered while the split is not clear), then
+each segment takes the speaker heard longest inside it; a segment spanning a clear turn is split at
+a sentence boundary.
 """
 
 from __future__ import annotations
