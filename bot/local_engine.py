@@ -48,24 +48,37 @@ class SplitPlan:
     """Tuning of the first-window split, in seconds."""
 
     # VAD for finding sentence ends: short pauses count, long regions are cut at their last pause.
-    min_silence_s: float = 0.3
-    speech_pad_s: float = 0.1
+    min_silence_s: float = 0.25
     max_region_s: float = 8.0
-    # The first window ends at the first pause after this much audio (one short sentence)...
+    # Audio kept before the first word: Whisper tends to drop a word that starts the input abruptly.
+    lead_in_s: float = 0.5
+    # The first window ends at the first pause after this much speech (one short sentence)...
     first_min_s: float = 1.5
     # ...but never spans more than this (else it is just the first speech region).
     first_max_s: float = 25.0
     # The rest is merged into the first window when it holds less speech than this (a tiny tail costs
     # a whole extra window and can set off the temperature fallback).
     tail_min_speech_s: float = 1.5
-    # Window for language detection: as much speech as one encoder pass sees.
+    # The first window's encoder input: at least this long, and this much longer than its audio.
+    first_pad_min_s: float = 10.0
+    first_pad_margin_s: float = 5.0
+    # Language is detected on the first window; below this confidence, again on `detect_s` of speech.
+    detect_min_probability: float = 0.7
     detect_s: float = 30.0
 
 
 @dataclass(frozen=True)
-class _Window:
-    start: int  # samples
-    end: int
+class _Split:
+    start: int  # samples: where the first window starts
+    cut: int  # where it ends and the rest begins (len(samples) when there is no rest)
+    regions: list[dict[str, int]]  # VAD speech regions, in samples
+
+
+@dataclass(frozen=True)
+class _Piece:
+    text: str  # as decoded, with its leading space
+    start: float  # seconds from the start of the note
+    end: float
 
 
 class _Stopped(Exception):
@@ -195,61 +208,50 @@ class LocalTranscriber:
     ) -> None:
         model = self.load()
         samples = audio.samples
-        first, rest = self._split(samples)
-        language = request.language
-        if not model.model.is_multilingual:
-            language = "en"
-        elif language is None:
-            detect_end = min(len(samples), first.start + int(self.plan.detect_s * SAMPLE_RATE))
-            language, probability, _ = model.detect_language(audio=samples[first.start : detect_end])
-            log.debug("detected language %s (p=%.2f)", language, probability)
-        emit(LanguageEvent(audio_language=language))
-
+        split = self._split(samples)
         hotwords = ", ".join(request.context_bias) or None
-        temperature: float | tuple[float, ...] = (
-            request.temperature if request.temperature is not None else (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-        )
         hold_segments = bool(request.diarize and self.diarizer)
         segments: list[Segment] = []
         pieces: list[str] = []
 
-        def publish(text: str, start: float, end: float) -> None:
-            if not text.strip():
+        def publish(piece: _Piece) -> None:
+            if not piece.text.strip():
                 return
             if stop.is_set():
                 raise _Stopped
-            segment = Segment(text=text.strip(), start=round(start, 2), end=round(end, 2))
+            segment = Segment(text=piece.text.strip(), start=round(piece.start, 2), end=round(piece.end, 2))
             segments.append(segment)
-            pieces.append(text)
-            emit(TextDeltaEvent(text=text))
+            pieces.append(piece.text)
+            emit(TextDeltaEvent(text=piece.text))
             if not hold_segments:
                 emit(SegmentEvent(text=segment.text, start=segment.start, end=segment.end))
 
-        # First window alone, greedy and without timestamps: the fastest way to a first partial.
-        first_segments, _ = model.transcribe(
-            samples[first.start : first.end],
-            language=language,
-            beam_size=1,
-            temperature=temperature,
-            without_timestamps=True,
-            condition_on_previous_text=False,
-            hotwords=hotwords,
-            vad_filter=False,
+        language = request.language if model.model.is_multilingual else "en"
+        first, language, decoded_to = self._first_window(
+            model, samples, split, language, hotwords, request.temperature
         )
-        first_text = "".join(s.text for s in first_segments)
-        publish(first_text, first.start / SAMPLE_RATE, first.end / SAMPLE_RATE)
+        emit(LanguageEvent(audio_language=language))
+        for piece in first:
+            publish(piece)
 
-        if rest is not None:
-            offset = rest.start / SAMPLE_RATE
-            rest_segments, _ = model.transcribe(
-                samples[rest.start : rest.end],
+        # Greedy decoding sometimes ends a window early (after its first sentence): when speech was left
+        # undecoded, the rest starts where the text ended, not at the planned cut.
+        rest_start = split.cut
+        if decoded_to < split.cut - SAMPLE_RATE and _speech_between(split.regions, decoded_to + SAMPLE_RATE // 4, split.cut):
+            log.debug("first window decoded to %.2f s of %.2f s: resuming there", decoded_to / SAMPLE_RATE,
+                      split.cut / SAMPLE_RATE)
+            rest_start = decoded_to
+        if _speech_between(split.regions, rest_start, len(samples)):
+            offset = rest_start / SAMPLE_RATE
+            rest, _ = model.transcribe(
+                samples[rest_start:],
                 language=language,
                 beam_size=self.settings.beam_size,
-                temperature=temperature,
+                temperature=request.temperature if request.temperature is not None else _FALLBACK_TEMPERATURES,
                 hotwords=hotwords,
                 vad_filter=True,
             )
-            self._publish_all(rest_segments, offset, publish)
+            self._publish_all((_Piece(s.text, s.start + offset, s.end + offset) for s in rest), publish)
 
         if not segments:
             raise NoSpeech()
@@ -269,11 +271,11 @@ class LocalTranscriber:
         )
 
     @staticmethod
-    def _publish_all(segments: Iterable[object], offset: float, publish: Callable[[str, float, float], None]) -> None:
-        for seg in segments:  # lazy: each window is decoded only when asked for
-            publish(seg.text, seg.start + offset, seg.end + offset)  # type: ignore[attr-defined]
+    def _publish_all(pieces: Iterable[_Piece], publish: Callable[[_Piece], None]) -> None:
+        for piece in pieces:  # lazy: each 30 s window is decoded only when asked for
+            publish(piece)
 
-    def _split(self, samples: np.ndarray) -> tuple[_Window, _Window | None]:
+    def _split(self, samples: np.ndarray) -> _Split:
         """First window = speech up to the first pause after `first_min_s`; the rest, unless tiny."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
@@ -282,23 +284,125 @@ class LocalTranscriber:
             samples,
             VadOptions(
                 min_silence_duration_ms=int(plan.min_silence_s * 1000),
-                speech_pad_ms=int(plan.speech_pad_s * 1000),
+                speech_pad_ms=0,
                 max_speech_duration_s=plan.max_region_s,
             ),
         )
         if not regions:
             raise NoSpeech()
-        start = regions[0]["start"]
-        min_end = start + int(plan.first_min_s * SAMPLE_RATE)
+        start = max(0, regions[0]["start"] - int(plan.lead_in_s * SAMPLE_RATE))
+        min_end = regions[0]["start"] + int(plan.first_min_s * SAMPLE_RATE)
         max_len = int(plan.first_max_s * SAMPLE_RATE)
-        cut_index = next((i for i, r in enumerate(regions) if r["end"] >= min_end), len(regions) - 1)
-        if regions[cut_index]["end"] - start > max_len:
-            cut_index = 0
-        cut = regions[cut_index]["end"]
-        tail = regions[cut_index + 1 :]
-        if not tail:
-            return _Window(start, cut), None
+        k = next((i for i, r in enumerate(regions) if r["end"] >= min_end), len(regions) - 1)
+        if regions[k]["end"] - start > max_len:
+            k = 0
+        tail = regions[k + 1 :]
         tail_speech = sum(r["end"] - r["start"] for r in tail)
-        if tail_speech < plan.tail_min_speech_s * SAMPLE_RATE and regions[-1]["end"] - start <= max_len:
-            return _Window(start, regions[-1]["end"]), None
-        return _Window(start, cut), _Window(cut, len(samples))
+        if not tail or (tail_speech < plan.tail_min_speech_s * SAMPLE_RATE and regions[-1]["end"] - start <= max_len):
+            return _Split(start, len(samples), regions)
+        # Cut in the middle of the pause, so neither side clips a word.
+        return _Split(start, (regions[k]["end"] + tail[0]["start"]) // 2, regions)
+
+    def _first_window(
+        self,
+        model: WhisperModel,
+        samples: np.ndarray,
+        split: _Split,
+        language: str | None,
+        hotwords: str | None,
+        temperature: float | None,
+    ) -> tuple[list[_Piece], str, int]:
+        """Greedy decode of the first window; also the language (detected on the same encoder pass if
+        unknown) and the sample where the decoded text ends.
+
+        faster-whisper pads every window to 30 s; CTranslate2 takes a shorter input, which cuts the
+        encoder's time by half or more. With less than ~5 s of padding the decoder loops, hence the margin.
+        """
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+        plan = self.plan
+        audio = samples[split.start : split.cut]
+        features = model.feature_extractor(audio)
+        frames = min(3000, max(int(plan.first_pad_min_s * 100), features.shape[-1] + int(plan.first_pad_margin_s * 100)))
+        padded = np.zeros((1, features.shape[0], frames), dtype=np.float32)
+        used = min(frames, features.shape[-1])
+        padded[0, :, :used] = features[:, :used]
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
+
+        if language is None:
+            token, probability = model.model.detect_language(encoded)[0][0]
+            language = token[2:-2]
+            if probability < plan.detect_min_probability:
+                # Unsure on one sentence: ask again with as much speech as one window holds.
+                end = min(len(samples), split.start + int(plan.detect_s * SAMPLE_RATE))
+                language, probability, _ = model.detect_language(audio=samples[split.start : end])
+            log.debug("detected language %s (p=%.2f)", language, probability)
+
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=False, hotwords=hotwords)
+        sampling = {"sampling_topk": 0, "sampling_temperature": temperature} if temperature else {}
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=1,
+            max_length=min(448, len(prompt) + 32 + int(12 * len(audio) / SAMPLE_RATE)),
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            **sampling,
+        )[0]
+        offset = split.start / SAMPLE_RATE
+        pieces, last_time = _timed_pieces(result.sequences_ids[0], tokenizer, offset, split.cut / SAMPLE_RATE)
+        text = "".join(p.text for p in pieces)
+        if text.strip() and get_compression_ratio(text) <= 2.4:
+            decoded_to = split.cut if last_time is None else int(last_time * SAMPLE_RATE)
+            return pieces, language, decoded_to
+        # A repetition loop (or nothing): decode this window the standard way, with temperature fallback.
+        fallback, _ = model.transcribe(
+            audio,
+            language=language,
+            beam_size=1,
+            temperature=temperature if temperature is not None else _FALLBACK_TEMPERATURES,
+            hotwords=hotwords,
+            vad_filter=False,
+        )
+        return [_Piece(s.text, s.start + offset, s.end + offset) for s in fallback], language, split.cut
+
+
+_FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+_TIME_PRECISION = 0.02
+
+
+def _speech_between(regions: list[dict[str, int]], start: int, end: int, min_s: float = 0.3) -> bool:
+    """True when VAD heard at least `min_s` of speech between two sample positions."""
+    heard = sum(max(0, min(r["end"], end) - max(r["start"], start)) for r in regions)
+    return heard >= min_s * SAMPLE_RATE
+
+
+def _timed_pieces(tokens: list[int], tokenizer: object, offset: float, window_end: float) -> tuple[list[_Piece], float | None]:
+    """Split Whisper's output at its timestamp tokens; also the time of the last timestamp (None if the
+    text runs on without one: then it covers the whole window)."""
+    begin = tokenizer.timestamp_begin  # type: ignore[attr-defined]
+    eot = tokenizer.eot  # type: ignore[attr-defined]
+    pieces: list[_Piece] = []
+    text_tokens: list[int] = []
+    opened: float | None = None
+    last: float | None = None
+    for token in tokens:
+        if token >= begin:
+            time = offset + (token - begin) * _TIME_PRECISION
+            if text_tokens:
+                pieces.append(_Piece(tokenizer.decode(text_tokens), opened if opened is not None else time, time))  # type: ignore[attr-defined]
+                text_tokens = []
+                opened = None
+            else:
+                opened = time
+            last = time
+        elif token < eot:
+            text_tokens.append(token)
+    if text_tokens:
+        start = opened if opened is not None else (last if last is not None else offset)
+        pieces.append(_Piece(tokenizer.decode(text_tokens), start, window_end))  # type: ignore[attr-defined]
+        last = None
+    return pieces, last

@@ -80,11 +80,11 @@ async def test_stream_events_in_order_and_text_arrives_before_the_rest_is_decode
     first_delta_seen = threading.Event()
     real_publish_all = LocalTranscriber._publish_all
 
-    def gated(segments: Iterable[object], offset: float, publish: Callable[[str, float, float], None]) -> None:
+    def gated(pieces: Iterable[object], publish: Callable[[object], None]) -> None:
         # The rest of the note is decoded only once the consumer has the first text: a buffering
         # engine would never deliver it, and the guard below would fail the test.
         assert first_delta_seen.wait(GUARD_S)
-        real_publish_all(segments, offset, publish)
+        real_publish_all(pieces, publish)
 
     monkeypatch.setattr(local_engine, "_publish_all", gated)
     events: list[TranscriptionEvent] = []
@@ -120,17 +120,17 @@ async def test_closing_the_stream_stops_the_worker_at_the_next_segment(
     local_engine: LocalTranscriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     closed = threading.Event()
-    published_after_close: list[str] = []
+    published_after_close: list[object] = []
     real_publish_all = LocalTranscriber._publish_all
 
-    def gated(segments: Iterable[object], offset: float, publish: Callable[[str, float, float], None]) -> None:
+    def gated(pieces: Iterable[object], publish: Callable[[object], None]) -> None:
         assert closed.wait(GUARD_S)
 
-        def spy(text: str, start: float, end: float) -> None:
-            published_after_close.append(text)
-            publish(text, start, end)
+        def spy(piece: object) -> None:
+            published_after_close.append(piece)
+            publish(piece)
 
-        real_publish_all(segments, offset, spy)
+        real_publish_all(pieces, spy)
 
     monkeypatch.setattr(local_engine, "_publish_all", gated)
     stream = local_engine.stream(request("dialogue", language="en"))
@@ -146,7 +146,7 @@ async def test_closing_the_stream_stops_the_worker_at_the_next_segment(
 
 @pytest.mark.slow
 async def test_real_speech_word_error_rate(local_engine: LocalTranscriber) -> None:
-    for name, bound in [("allison_tt_allbusy", 0.1), ("arctic_a0009", 0.2)]:
+    for name, bound in [("allison_tt_allbusy", 0.1), ("allison_demo_nogo", 0.15)]:
         transcript = await asyncio.wait_for(local_engine.complete(request(name)), GUARD_S)
         assert isinstance(transcript, Transcript)
         assert word_error_rate(load_speech_clip(name)[1], transcript.text) <= bound, transcript.text
@@ -154,13 +154,12 @@ async def test_real_speech_word_error_rate(local_engine: LocalTranscriber) -> No
 
 @pytest.mark.slow
 async def test_context_bias_fixes_a_rare_word(local_engine: LocalTranscriber) -> None:
+    reference = load_speech_clip("kubernetes")[1]
     plain = await local_engine.complete(request("kubernetes", language="en"))
     biased = await local_engine.complete(request("kubernetes", language="en", context_bias=["Kubernetes"]))
-    assert "kubernetes" not in plain.text.lower()  # base hears "Cubernite's" without help
-    assert "Kubernetes" in biased.text
-    assert word_error_rate(load_speech_clip("kubernetes")[1], biased.text) < word_error_rate(
-        load_speech_clip("kubernetes")[1], plain.text
-    )
+    assert "kubernetes" not in plain.text.lower()  # base hears "Caberniets" twice without help
+    assert biased.text.count("Kubernetes") == 2
+    assert word_error_rate(reference, biased.text) < word_error_rate(reference, plain.text)
 
 
 @pytest.mark.slow

@@ -25,11 +25,12 @@ TXT
     espeak-ng -v en-us -s 160 -w "$work/espeak_en.wav" -f "$here/espeak_en.txt"
     opus "$work/espeak_en.wav" "$here/espeak_en.ogg" 20k
 
-    # A rare term: base (beam 1) hears "Cubernite's" unless context_bias says "Kubernetes".
+    # A rare term, twice: base hears "The Bernits" / "Caberniets" unless context_bias says "Kubernetes"
+    # (checked with beam 1 and 5, language given or detected, and with flite rms/awb and espeak-ng too).
     cat >"$here/kubernetes.txt" <<'TXT'
-Quick update on the release. We moved the billing service to Kubernetes last night. The pull request is merged and the tests are green. Please check the dashboards before lunch.
+Hi everyone, a short note about the cluster. Kubernetes restarted the billing pods twice this morning. I think the memory limits are too low. Could someone who knows Kubernetes well take a look before lunch?
 TXT
-    espeak-ng -v en-us -s 160 -w "$work/kubernetes.wav" -f "$here/kubernetes.txt"
+    flite -voice slt -f "$here/kubernetes.txt" -o "$work/kubernetes.wav"
     opus "$work/kubernetes.wav" "$here/kubernetes.ogg" 20k
 
     # Two-to-three speaker dialogue for diarization: flite voices built from real people's recordings.
