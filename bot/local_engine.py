@@ -36,6 +36,7 @@ from bot.transcriber import complete_from_stream
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,8 @@ class LocalTranscriber:
                 raise _Stopped from exc
 
         def work() -> None:
+            if stop.is_set():  # the consumer left while this job waited for the engine
+                return
             try:
                 self._transcribe(audio, request, emit, stop)
                 emit(_END)
@@ -180,7 +183,7 @@ class LocalTranscriber:
                 except _Stopped:
                     pass
 
-        worker = loop.run_in_executor(self._executor, work)
+        loop.run_in_executor(self._executor, work)
         try:
             while True:
                 item = await queue.get()
@@ -191,8 +194,6 @@ class LocalTranscriber:
                 yield item  # type: ignore[misc]
         finally:
             stop.set()
-            if worker.done():
-                worker.result()
 
     async def aclose(self) -> None:
         self.close()
@@ -237,7 +238,8 @@ class LocalTranscriber:
         # Greedy decoding sometimes ends a window early (after its first sentence): when speech was left
         # undecoded, the rest starts where the text ended, not at the planned cut.
         rest_start = split.cut
-        if decoded_to < split.cut - SAMPLE_RATE and _speech_between(split.regions, decoded_to + SAMPLE_RATE // 4, split.cut):
+        undecoded = _speech_between(split.regions, decoded_to + SAMPLE_RATE // 4, split.cut)
+        if decoded_to < split.cut - SAMPLE_RATE and undecoded:
             log.debug("first window decoded to %.2f s of %.2f s: resuming there", decoded_to / SAMPLE_RATE,
                       split.cut / SAMPLE_RATE)
             rest_start = decoded_to
@@ -299,7 +301,7 @@ class LocalTranscriber:
         tail = regions[k + 1 :]
         tail_speech = sum(r["end"] - r["start"] for r in tail)
         if not tail or (tail_speech < plan.tail_min_speech_s * SAMPLE_RATE and regions[-1]["end"] - start <= max_len):
-            return _Split(start, len(samples), regions)
+            return _Split(start, min(len(samples), regions[-1]["end"] + int(plan.lead_in_s * SAMPLE_RATE)), regions)
         # Cut in the middle of the pause, so neither side clips a word.
         return _Split(start, (regions[k]["end"] + tail[0]["start"]) // 2, regions)
 
@@ -325,7 +327,8 @@ class LocalTranscriber:
         plan = self.plan
         audio = samples[split.start : split.cut]
         features = model.feature_extractor(audio)
-        frames = min(3000, max(int(plan.first_pad_min_s * 100), features.shape[-1] + int(plan.first_pad_margin_s * 100)))
+        frames = max(int(plan.first_pad_min_s * 100), features.shape[-1] + int(plan.first_pad_margin_s * 100))
+        frames = min(frames, 3000)  # 30 s: what the model was trained on
         padded = np.zeros((1, features.shape[0], frames), dtype=np.float32)
         used = min(frames, features.shape[-1])
         padded[0, :, :used] = features[:, :used]
@@ -380,11 +383,13 @@ def _speech_between(regions: list[dict[str, int]], start: int, end: int, min_s: 
     return heard >= min_s * SAMPLE_RATE
 
 
-def _timed_pieces(tokens: list[int], tokenizer: object, offset: float, window_end: float) -> tuple[list[_Piece], float | None]:
+def _timed_pieces(
+    tokens: list[int], tokenizer: Tokenizer, offset: float, window_end: float
+) -> tuple[list[_Piece], float | None]:
     """Split Whisper's output at its timestamp tokens; also the time of the last timestamp (None if the
     text runs on without one: then it covers the whole window)."""
-    begin = tokenizer.timestamp_begin  # type: ignore[attr-defined]
-    eot = tokenizer.eot  # type: ignore[attr-defined]
+    begin = tokenizer.timestamp_begin
+    eot = tokenizer.eot
     pieces: list[_Piece] = []
     text_tokens: list[int] = []
     opened: float | None = None
@@ -393,7 +398,7 @@ def _timed_pieces(tokens: list[int], tokenizer: object, offset: float, window_en
         if token >= begin:
             time = offset + (token - begin) * _TIME_PRECISION
             if text_tokens:
-                pieces.append(_Piece(tokenizer.decode(text_tokens), opened if opened is not None else time, time))  # type: ignore[attr-defined]
+                pieces.append(_Piece(tokenizer.decode(text_tokens), opened if opened is not None else time, time))
                 text_tokens = []
                 opened = None
             else:
@@ -403,6 +408,6 @@ def _timed_pieces(tokens: list[int], tokenizer: object, offset: float, window_en
             text_tokens.append(token)
     if text_tokens:
         start = opened if opened is not None else (last if last is not None else offset)
-        pieces.append(_Piece(tokenizer.decode(text_tokens), start, window_end))  # type: ignore[attr-defined]
+        pieces.append(_Piece(tokenizer.decode(text_tokens), start, window_end))
         last = None
     return pieces, last
