@@ -43,9 +43,11 @@ class DecodedAudio:
 
 
 def human_size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.1f} MB"
-    return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
+    """Decimal units, as people and platforms count file sizes: 1.5 MB, 977 KB, 12 bytes."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
 
 
 def _looks_like_audio(data: bytes) -> bool:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     beam_size: int = Field(1, description="beam size of the local engine (1 is fastest and deterministic)")
 
     # --- limits ----------------------------------------------------------------------------------
-    max_audio_bytes: int = Field(100 * 1024 * 1024, description="largest audio file accepted")
+    max_audio_bytes: int = Field(100_000_000, description="largest audio file accepted")
     max_audio_seconds: float = Field(3 * 3600, description="longest recording accepted")
 
     # --- jobs ------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The slack-bolt `AsyncApp`: Slack events, the `/voxnote` command and the "Transcribe" shortcut,
-translated into `core.submit` / `core.run_command` calls. Listeners ack first and work after."""
+translated into `core.submit` / `core.run_command` calls. Events ack once stored; commands ack first."""
 
 from __future__ import annotations
 
@@ -95,8 +95,7 @@ class SlackListeners:
         for note in audio_notes(message, team_id=team_id, channel_id=channel, include_video=True):
             await self.core.submit(note, self.platform, on_demand=True)
 
-    async def on_shortcut(self, ack: AsyncAck, shortcut: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def on_shortcut(self, shortcut: dict[str, Any], respond: AsyncRespond) -> None:
         channel = (shortcut.get("channel") or {}).get("id", "")
         team_id = (shortcut.get("team") or {}).get("id", "")
         message = await self._complete_files(SlackMessage.model_validate(shortcut.get("message") or {}))
@@ -107,8 +106,7 @@ class SlackListeners:
         submitted = [await self.core.submit(note, self.platform, on_demand=True) for note in notes]
         await respond(text=SUBMITTED if any(submitted) else ALREADY, response_type="ephemeral")
 
-    async def on_summarize(self, ack: AsyncAck, shortcut: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def on_summarize(self, shortcut: dict[str, Any], respond: AsyncRespond) -> None:
         message = shortcut.get("message") or {}
         user_id = (shortcut.get("user") or {}).get("id", "")
         ctx = CommandContext(
@@ -121,8 +119,7 @@ class SlackListeners:
         )
         await self._answer(respond, ctx, "summarize")
 
-    async def on_command(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def on_command(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user_id = command.get("user_id", "")
         ctx = CommandContext(
             platform=Platform.slack,
@@ -175,12 +172,19 @@ def build_app(
     core: Core, platform: ChatPlatform, client: AsyncWebClient, *, admins: list[str], signing_secret: str = ""
 ) -> AsyncApp:
     """An `AsyncApp` with voxnote's listeners; bolt verifies signatures (HTTP mode) and acks."""
-    app = AsyncApp(client=client, signing_secret=signing_secret, name="voxnote")
+    # Events are acked only once their listener returns, i.e. once the note is a durable job: a crash
+    # before that leaves the event unacked, and Slack redelivers it. Commands and shortcuts ack at once
+    # and do their work in lazy listeners, so a slow summary never misses Slack's 3-second deadline.
+    app = AsyncApp(client=client, signing_secret=signing_secret, name="voxnote", process_before_response=True)
     listeners = SlackListeners(core, platform, client, SlackAdmins(client, admins))
     app.middleware(listeners.skip_redeliveries)
     app.event("message")(listeners.on_message)
     app.event("reaction_added")(listeners.on_reaction)
-    app.message_shortcut(SHORTCUT_CALLBACK_ID)(listeners.on_shortcut)
-    app.message_shortcut(SUMMARIZE_CALLBACK_ID)(listeners.on_summarize)
-    app.command(COMMAND)(listeners.on_command)
+    app.message_shortcut(SHORTCUT_CALLBACK_ID)(ack=_ack, lazy=[listeners.on_shortcut])
+    app.message_shortcut(SUMMARIZE_CALLBACK_ID)(ack=_ack, lazy=[listeners.on_summarize])
+    app.command(COMMAND)(ack=_ack, lazy=[listeners.on_command])
     return app
+
+
+async def _ack(ack: AsyncAck) -> None:
+    await ack()
