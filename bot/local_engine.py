@@ -90,7 +90,11 @@ _END = object()
 
 
 class LocalTranscriber:
-    """faster-whisper `WhisperModel` loaded once (lazily, thread-safe) and shared by every request."""
+    """faster-whisper `WhisperModel` loaded once (lazily, thread-safe) and shared by every request.
+
+    Speaker labels: set `diarizer` (samples, segments) -> segments with `speaker_id`. It runs when a
+    request asks for `diarize`; text deltas still stream live, segment events wait for the labels.
+    """
 
     #: The in-process engine gets bytes from the bot; it never downloads a URL itself.
     can_fetch_urls = False

@@ -104,11 +104,17 @@ def base_model_dir(cache_dir: Path) -> Path:
     """The packaged multilingual base model, joined into `cache_dir/whisper-base` on first use."""
     part1 = package_dir(BASE_PART_PACKAGES[0], "data")
     part2 = package_dir(BASE_PART_PACKAGES[1], "data")
-    return join_model(
-        parts=[part1 / "model.bin.part1", part2 / "model.bin.part2"],
-        extras=[part1 / name for name in BASE_EXTRA_FILES],
-        dest=cache_dir / "whisper-base",
-    )
+    try:
+        return join_model(
+            parts=[part1 / "model.bin.part1", part2 / "model.bin.part2"],
+            extras=[part1 / name for name in BASE_EXTRA_FILES],
+            dest=cache_dir / "whisper-base",
+        )
+    except OSError as exc:
+        raise ModelUnavailable(
+            f"cannot assemble the base model in {cache_dir} ({exc.strerror or exc}): "
+            "point VOXNOTE_MODEL_CACHE_DIR at a writable directory with 150 MB free"
+        ) from exc
 
 
 def tiny_en_model_dir() -> Path:

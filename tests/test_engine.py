@@ -313,3 +313,10 @@ def test_a_model_directory_is_used_as_is(tmp_path: Path) -> None:
 def test_other_names_need_faster_whisper_downloads() -> None:
     with pytest.raises(ModelUnavailable, match="needs internet access"):
         resolve_model(engine_settings(model="no-such-model"))
+
+
+def test_an_unwritable_cache_says_which_setting_to_change(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    with pytest.raises(ModelUnavailable, match="VOXNOTE_MODEL_CACHE_DIR"):
+        resolve_model(engine_settings(model="base", model_cache_dir=blocker))
