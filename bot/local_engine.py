@@ -224,7 +224,9 @@ class LocalTranscriber:
                 return
             if stop.is_set():
                 raise _Stopped
-            segment = Segment(text=piece.text.strip(), start=round(piece.start, 2), end=round(piece.end, 2))
+            # The two passes pad their windows differently: keep segments from overlapping.
+            start = max(piece.start, segments[-1].end) if segments else piece.start
+            segment = Segment(text=piece.text.strip(), start=round(start, 2), end=round(max(piece.end, start), 2))
             segments.append(segment)
             pieces.append(piece.text)
             emit(TextDeltaEvent(text=piece.text))
