@@ -35,6 +35,9 @@ PURGE_EVERY_SECONDS = 3600.0
 FINAL_ERRORS = (AudioError, FetchFailed, TranscriptionRejected)
 
 
+RETRY_HINT = "React with :memo: or use “Transcribe” on the note to try again."
+
+
 def failure_text(exc: BaseException) -> str:
     return f":warning: Couldn't transcribe this note: {exc}."
 
@@ -95,6 +98,11 @@ class Voxnote:
             if not chan.auto_transcribe:
                 return False
         if not await self.store.add_job(note, on_demand):
+            # Asking again for a note that failed retries it, in the reply it already has.
+            if on_demand and await self.store.revive_job(note.idempotency_key):
+                log.info("failed note %s queued again on request", note.idempotency_key)
+                self._wake.set()
+                return True
             log.info("duplicate note %s ignored", note.idempotency_key)
             return False
         # The reply appears at once, even when the workers are busy with other notes.
@@ -216,7 +224,7 @@ class Voxnote:
         if job.attempts >= self.settings.max_attempts:
             await self._fail(
                 job, platform, reply,
-                f":warning: Couldn't transcribe this note: {reason}. Gave up after {job.attempts} tries.",
+                f":warning: Couldn't transcribe this note: {reason}. Gave up after {job.attempts} tries. {RETRY_HINT}",
                 reason,
             )
             return

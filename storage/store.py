@@ -104,6 +104,15 @@ class Store:
         )
         return cur.rowcount == 1
 
+    async def revive_job(self, key: str) -> bool:
+        """Queue a failed job again with a fresh attempt budget (a person asked to retry it)."""
+        cur = await self._db.execute(
+            "UPDATE jobs SET status='queued', attempts=0, next_attempt_at=0, error=NULL, updated_at=?"
+            " WHERE key=? AND status='failed'",
+            (time.time(), key),
+        )
+        return cur.rowcount == 1
+
     async def lease_job(
         self, lease_s: float, platforms: list[Platform], exclude_workspaces: list[str] | None = None
     ) -> Job | None:

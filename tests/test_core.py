@@ -180,3 +180,21 @@ async def test_summarize_command_covers_the_thread_in_order(settings, store):
     assert "book the room" in text
     empty = await core.run_command(CommandContext(Platform.console, "w", "c", "u", False, thread_id="X"), "summarize")
     assert "no transcript" in empty
+
+
+async def test_asking_again_retries_a_failed_note_in_the_same_reply(settings, store, monkeypatch):
+    monkeypatch.setattr("bot.core.RETRY_BASE_SECONDS", 0.01)
+    platform = RecordingPlatform()
+    note = platform.note(b"a")
+    await run_core(settings, store, ScriptedTranscriber(SEGMENTS, fail=TranscriptionUnavailable("down")), platform,
+                   [note])
+    assert "Gave up" in platform.calls[-1].text and "try again" in platform.calls[-1].text
+    # The same event redelivered is still a duplicate; an explicit request revives the job.
+    _, ok = await run_core(settings, store, ScriptedTranscriber(SEGMENTS[:1], delay=0), platform, [note])
+    assert ok == [False]
+    _, ok = await run_core(settings, store, ScriptedTranscriber(SEGMENTS[:1], delay=0), platform, [note],
+                           on_demand=True)
+    assert ok == [True]
+    assert platform.calls[-1].text == SEGMENTS[0].text
+    assert len(platform.of("post_reply")) == 1
+    assert (await store.get_job(note.idempotency_key)).status == JobStatus.done
