@@ -31,3 +31,6 @@ class ChatPlatform(Protocol):
 
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         """Download the note's bytes; raise `FetchFailed` or `AudioTooLarge` when that is impossible."""
+
+    # Optional: `async def find_reply(self, note) -> MessageRef | None` finds the bot's reply to `note`
+    # after a crash that hit between posting it and storing its id (the core calls it when present).

@@ -118,6 +118,7 @@ class Voxnote:
             position = await self.store.queue_position(key)
             busy = sum(self._running.values()) >= self.settings.jobs_concurrency
             text = f":hourglass_flowing_sand: Queued (position {position})…" if busy and position else PLACEHOLDER
+            await self.store.mark_reply_pending(key)
             ref = await platform.post_reply(note, text)
             await self.store.set_reply(key, ref)
         except Exception:
@@ -133,6 +134,14 @@ class Voxnote:
                 job = fresh
         if job.reply_ref is not None:
             return job.reply_ref
+        find = getattr(platform, "find_reply", None)
+        if job.reply_pending and find is not None:
+            # A reply was being posted when the last run stopped: it may exist without its id stored.
+            found = await find(job.note)
+            if found is not None:
+                await self.store.set_reply(job.key, found)
+                return found
+        await self.store.mark_reply_pending(job.key)
         ref = await platform.post_reply(job.note, PLACEHOLDER)
         await self.store.set_reply(job.key, ref)
         return ref

@@ -47,6 +47,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX transcripts_thread ON transcripts (platform, workspace_id, channel_id, thread_id);
     CREATE INDEX transcripts_created ON transcripts (created_at);
     """,
+    # 2: a reply is marked pending before it is posted, so a crash between posting and storing its id
+    # is detectable: the next run looks the reply up instead of posting a second one.
+    """
+    ALTER TABLE jobs ADD COLUMN reply_pending INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -33,6 +33,7 @@ class Job(BaseModel):
     reply_ref: MessageRef | None = None
     error: str | None = None
     next_attempt_at: float = 0.0
+    reply_pending: bool = False
 
 
 class StoredTranscript(BaseModel):
@@ -138,6 +139,9 @@ class Store:
             "UPDATE jobs SET lease_until=? WHERE key=? AND status='running'", (time.time() + lease_s, key)
         )
 
+    async def mark_reply_pending(self, key: str) -> None:
+        await self._db.execute("UPDATE jobs SET reply_pending=1 WHERE key=?", (key,))
+
     async def set_reply(self, key: str, ref: MessageRef) -> None:
         await self._db.execute(
             "UPDATE jobs SET reply_ref=?, updated_at=? WHERE key=?", (ref.model_dump_json(), time.time(), key)
@@ -199,6 +203,7 @@ class Store:
             reply_ref=MessageRef.model_validate_json(row["reply_ref"]) if row["reply_ref"] else None,
             error=row["error"],
             next_attempt_at=row["next_attempt_at"],
+            reply_pending=bool(row["reply_pending"]),
         )
 
     # --- transcripts ------------------------------------------------------------------------------

@@ -198,3 +198,19 @@ async def test_asking_again_retries_a_failed_note_in_the_same_reply(settings, st
     assert platform.calls[-1].text == SEGMENTS[0].text
     assert len(platform.of("post_reply")) == 1
     assert (await store.get_job(note.idempotency_key)).status == JobStatus.done
+
+
+async def test_reply_posted_just_before_a_crash_is_reused(settings, store):
+    """The previous run posted the placeholder but died before storing its id."""
+    platform = RecordingPlatform()
+    note = platform.note(b"a")
+    await store.add_job(note)
+    await store.mark_reply_pending(note.idempotency_key)
+    await platform.post_reply(note, "placeholder of the run that crashed")
+    core = Voxnote(settings, store, ScriptedTranscriber(SEGMENTS[:1], delay=0))
+    core.register(platform, Platform.console)
+    await core.start()
+    await core.wait_idle()
+    await core.stop()
+    assert len(platform.of("post_reply")) == 1
+    assert platform.calls[-1].text == SEGMENTS[0].text

@@ -60,3 +60,21 @@ async def test_bots_edits_and_deletions_get_no_reply(slack_harness, fake_slack: 
     await fake_slack.wait_for(lambda: any(m["text"] == SEGMENTS[0].text for m in fake_slack.bot_messages(CHANNEL)))
     await h.core.wait_idle()
     assert [m["thread_ts"] for m in fake_slack.bot_messages(CHANNEL)] == [real["ts"]]
+
+
+async def test_reply_posted_before_a_crash_is_found_not_posted_again(slack_harness, fake_slack: FakeSlack) -> None:
+    """A crash between chat.postMessage and storing the reply's ts: the next run finds the reply by its
+    metadata and edits it."""
+    from bot.models import AudioNote, Platform
+
+    h = await slack_harness(ScriptedTranscriber([Segment(text="Found again.", start=0, end=1)], delay=0))
+    msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(b"OggS")])
+    note = AudioNote(platform=Platform.slack, workspace_id=fake_slack.team_id, channel_id=CHANNEL,
+                     message_id=msg["ts"], thread_id=msg["ts"], attachment_id=msg["files"][0]["id"],
+                     filename="audio_message.webm")
+    platform = h.core.platforms[Platform.slack]
+    posted = await platform.post_reply(note, "placeholder from the run that crashed")
+    found = await platform.find_reply(note)
+    assert found is not None and found.message_id == posted.message_id
+    other = note.model_copy(update={"attachment_id": "F-other"})
+    assert await platform.find_reply(other) is None

@@ -25,6 +25,9 @@ MAX_MESSAGE_CHARS = 3_500
 # message; a little above one second keeps a live transcript from being throttled.
 MIN_EDIT_INTERVAL = 1.2
 DOWNLOAD_CHUNK = 64 * 1024
+REPLY_EVENT = "voxnote_reply"
+# The reply follows its note closely; a look-up page of this size finds it in a busy thread too.
+REPLIES_LOOKUP = 50
 
 
 class SlackPlatform:
@@ -44,7 +47,26 @@ class SlackPlatform:
 
     # --- messages --------------------------------------------------------------------------------
     async def post_reply(self, note: AudioNote, text: str) -> MessageRef:
-        return await self._post(note.channel_id, note.thread_id or note.message_id, text)
+        # The note's key rides along as message metadata so `find_reply` can recognise the reply later.
+        metadata = {"event_type": REPLY_EVENT, "event_payload": {"note": note.idempotency_key}}
+        return await self._post(note.channel_id, note.thread_id or note.message_id, text, metadata=metadata)
+
+    async def find_reply(self, note: AudioNote) -> MessageRef | None:
+        """The reply this bot posted for `note`, found in the note's thread by its metadata."""
+        thread_ts = note.thread_id or note.message_id
+        try:
+            resp = await self.client.conversations_replies(
+                channel=note.channel_id, ts=thread_ts, include_all_metadata=True, limit=REPLIES_LOOKUP
+            )
+        except SlackApiError as e:
+            log.warning("could not look for an earlier reply in %s: %s", note.channel_id, e.response.get("error"))
+            return None
+        for msg in resp.get("messages") or []:
+            meta = msg.get("metadata") or {}
+            if meta.get("event_type") == REPLY_EVENT and (meta.get("event_payload") or {}).get("note") == note.idempotency_key:
+                return MessageRef(platform=Platform.slack, channel_id=note.channel_id, message_id=str(msg["ts"]),
+                                  thread_id=thread_ts)
+        return None
 
     async def post_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
         return await self._post(ref.channel_id, ref.thread_id or ref.message_id, text)
@@ -66,9 +88,10 @@ class SlackPlatform:
             initial_comment=to_mrkdwn(comment) if comment else None,
         )
 
-    async def _post(self, channel: str, thread_ts: str, text: str) -> MessageRef:
+    async def _post(self, channel: str, thread_ts: str, text: str, metadata: dict | None = None) -> MessageRef:
         resp = await self.client.chat_postMessage(
-            channel=channel, thread_ts=thread_ts, text=to_mrkdwn(text), unfurl_links=False, unfurl_media=False
+            channel=channel, thread_ts=thread_ts, text=to_mrkdwn(text), unfurl_links=False, unfurl_media=False,
+            metadata=metadata,
         )
         ts = str(resp["ts"])
         self._mark(channel, ts)
