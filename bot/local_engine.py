@@ -19,7 +19,7 @@ import numpy as np
 
 from bot.audio import SAMPLE_RATE, DecodedAudio, load_audio
 from bot.config import Settings
-from bot.errors import NoSpeech, TranscriptionRejected
+from bot.errors import NoSpeech, TranscriptionRejected, VoxnoteError
 from bot.model_files import model_id_for, resolve_model
 from bot.models import (
     DoneEvent,
@@ -102,6 +102,7 @@ class LocalTranscriber:
     def __init__(self, settings: Settings, *, diarizer: Diarizer | None = None, plan: SplitPlan | None = None) -> None:
         self.settings = settings
         self.diarizer = diarizer
+        self._speakers_tried = False
         self.plan = plan or SplitPlan()
         self._model: WhisperModel | None = None
         self._load_lock = threading.Lock()
@@ -140,6 +141,24 @@ class LocalTranscriber:
         """Load the model (and the VAD) before the first note so that note does not pay for it."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.warm_sync)
+
+    def speaker_model(self) -> Diarizer | None:
+        """The diarizer, loaded on first use (torch costs seconds and memory that most notes never need).
+
+        None when the `diarize` extra is not installed: notes then come back without speaker ids."""
+        if self.diarizer is not None or self._speakers_tried:
+            return self.diarizer
+        with self._load_lock:
+            if self.diarizer is None and not self._speakers_tried:
+                self._speakers_tried = True
+                try:
+                    from bot.diarize import Diarizer as SpeakerModel
+
+                    self.diarizer = SpeakerModel.load().assign
+                    log.info("speaker model loaded: diarize=true labels speakers")
+                except (ImportError, VoxnoteError, OSError, RuntimeError) as exc:
+                    log.warning("no speaker model (%s): diarize=true is answered without speaker ids", exc)
+        return self.diarizer
 
     def warm_sync(self) -> None:
         """Blocking `warm`, for callers without an event loop."""
@@ -215,7 +234,8 @@ class LocalTranscriber:
         samples = audio.samples
         split = self._split(samples)
         hotwords = ", ".join(request.context_bias) or None
-        hold_segments = bool(request.diarize and self.diarizer)
+        diarizer = self.speaker_model() if request.diarize else None
+        hold_segments = diarizer is not None
         segments: list[Segment] = []
         pieces: list[str] = []
 
@@ -263,9 +283,8 @@ class LocalTranscriber:
 
         if not segments:
             raise NoSpeech()
-        if hold_segments:
-            assert self.diarizer is not None
-            segments = self.diarizer(samples, segments)
+        if diarizer is not None:
+            segments = diarizer(samples, segments)
             for s in segments:
                 emit(SegmentEvent(text=s.text, start=s.start, end=s.end, speaker_id=s.speaker_id))
         emit(

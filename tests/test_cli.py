@@ -70,3 +70,10 @@ def test_run_names_a_missing_token():
     result = voxnote("run", env={"SLACK_APP_TOKEN": "xapp-1-test", "SLACK_BOT_TOKEN": ""})
     assert result.returncode == 1
     assert "SLACK_BOT_TOKEN is missing" in result.stderr and "xapp-1-test" not in result.stderr
+
+
+def test_transcribe_diarize_labels_the_speakers():
+    result = voxnote("transcribe", "--diarize", "--language", "en", str(ROOT / "tests" / "data" / "dialogue.ogg"))
+    assert result.returncode == 0, result.stderr
+    speakers = {line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("Speaker ")}
+    assert speakers == {"Speaker 1", "Speaker 2", "Speaker 3"}, result.stdout

@@ -191,18 +191,11 @@ def is_loopback(host: str) -> bool:
 
 
 def build_engine(settings: Settings) -> Transcriber:
-    """The local engine, with the speaker model attached when it can be loaded here."""
+    """The local engine with its speaker model loaded up front: a shared service pays that once, at start."""
     from bot.local_engine import LocalTranscriber
 
     engine = LocalTranscriber.from_settings(settings)
-    if engine.diarizer is None:
-        try:
-            from bot.diarize import Diarizer
-
-            engine.diarizer = Diarizer.load().assign
-            log.info("speaker model loaded: diarize=true labels speakers")
-        except (ImportError, VoxnoteError, OSError, RuntimeError) as exc:
-            log.warning("no speaker model (%s): diarize=true will be answered without speaker ids", exc)
+    engine.speaker_model()
     return engine
 
 
