@@ -35,7 +35,7 @@ from bot.models import (
 from bot.transcriber import complete_from_stream
 
 if TYPE_CHECKING:
-    from faster_whisper import WhisperModel
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
     from faster_whisper.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ class SplitPlan:
     # Language is detected on the first window; below this confidence, again on `detect_s` of speech.
     detect_min_probability: float = 0.7
     detect_s: float = 30.0
+    # VAD scans only this head of a long note to place the first cut.
+    vad_head_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class _Split:
     start: int  # samples: where the first window starts
     cut: int  # where it ends and the rest begins (len(samples) when there is no rest)
     regions: list[dict[str, int]]  # VAD speech regions, in samples
+    scanned: int  # VAD looked at samples[:scanned] only (long notes); beyond it, speech is assumed
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class _Stopped(Exception):
 
 
 _END = object()
+# Notes whose rest is at least this long are decoded in batches of windows (BatchedInferencePipeline).
+BATCH_MIN_S = 60.0
+BATCH_SIZE = 8
 
 
 class LocalTranscriber:
@@ -103,6 +109,7 @@ class LocalTranscriber:
         self.settings = settings
         self.diarizer = diarizer
         self._speakers_tried = False
+        self._batched_pipeline: BatchedInferencePipeline | None = None
         self.plan = plan or SplitPlan()
         self._model: WhisperModel | None = None
         self._load_lock = threading.Lock()
@@ -141,6 +148,13 @@ class LocalTranscriber:
         """Load the model (and the VAD) before the first note so that note does not pay for it."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.warm_sync)
+
+    def _batched(self, model: WhisperModel) -> BatchedInferencePipeline:
+        if self._batched_pipeline is None:
+            from faster_whisper import BatchedInferencePipeline
+
+            self._batched_pipeline = BatchedInferencePipeline(model)
+        return self._batched_pipeline
 
     def speaker_model(self) -> Diarizer | None:
         """The diarizer, loaded on first use (torch costs seconds and memory that most notes never need).
@@ -269,16 +283,22 @@ class LocalTranscriber:
             log.debug("first window decoded to %.2f s of %.2f s: resuming there", decoded_to / SAMPLE_RATE,
                       split.cut / SAMPLE_RATE)
             rest_start = decoded_to
-        if _speech_between(split.regions, rest_start, len(samples)):
+        if split.scanned < len(samples) or _speech_between(split.regions, rest_start, len(samples)):
             offset = rest_start / SAMPLE_RATE
-            rest, _ = model.transcribe(
-                samples[rest_start:],
+            options = dict(
                 language=language,
                 beam_size=self.settings.beam_size,
                 temperature=request.temperature if request.temperature is not None else _FALLBACK_TEMPERATURES,
                 hotwords=hotwords,
-                vad_filter=True,
             )
+            if len(samples) - rest_start >= BATCH_MIN_S * SAMPLE_RATE:
+                # Long notes: decode several 30 s windows per encoder call (measured 13.6x -> 20.8x real
+                # time on 2 cores, 120 s note); text then arrives in bursts of `BATCH_SIZE` windows.
+                rest, _ = self._batched(model).transcribe(
+                    samples[rest_start:], batch_size=BATCH_SIZE, without_timestamps=False, **options
+                )
+            else:
+                rest, _ = model.transcribe(samples[rest_start:], vad_filter=True, **options)
             self._publish_all((_Piece(s.text, s.start + offset, s.end + offset) for s in rest), publish)
 
         if not segments:
@@ -307,14 +327,19 @@ class LocalTranscriber:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         plan = self.plan
-        regions = get_speech_timestamps(
-            samples,
-            VadOptions(
-                min_silence_duration_ms=int(plan.min_silence_s * 1000),
-                speech_pad_ms=0,
-                max_speech_duration_s=plan.max_region_s,
-            ),
+        # On a long note, VAD over the whole file would delay the first partial (about 0.3 s per 5 min
+        # here): the head is enough to place the first cut, and the rest pass runs VAD of its own.
+        head = len(samples) if len(samples) <= plan.vad_head_s * 1.5 * SAMPLE_RATE else int(plan.vad_head_s * SAMPLE_RATE)
+        vad = VadOptions(
+            min_silence_duration_ms=int(plan.min_silence_s * 1000),
+            speech_pad_ms=0,
+            max_speech_duration_s=plan.max_region_s,
         )
+        regions = get_speech_timestamps(samples[:head], vad)
+        if not regions and head < len(samples):
+            # A long silent start: look at the whole note after all.
+            head = len(samples)
+            regions = get_speech_timestamps(samples, vad)
         if not regions:
             raise NoSpeech()
         start = max(0, regions[0]["start"] - int(plan.lead_in_s * SAMPLE_RATE))
@@ -324,11 +349,17 @@ class LocalTranscriber:
         if regions[k]["end"] - start > max_len:
             k = 0
         tail = regions[k + 1 :]
+        if not tail and head < len(samples):
+            # The head is one long stretch of speech: cut after its first region, the rest follows.
+            return _Split(start, regions[k]["end"], regions, head)
         tail_speech = sum(r["end"] - r["start"] for r in tail)
-        if not tail or (tail_speech < plan.tail_min_speech_s * SAMPLE_RATE and regions[-1]["end"] - start <= max_len):
-            return _Split(start, min(len(samples), regions[-1]["end"] + int(plan.lead_in_s * SAMPLE_RATE)), regions)
+        if head == len(samples) and (
+            not tail or (tail_speech < plan.tail_min_speech_s * SAMPLE_RATE and regions[-1]["end"] - start <= max_len)
+        ):
+            end = min(len(samples), regions[-1]["end"] + int(plan.lead_in_s * SAMPLE_RATE))
+            return _Split(start, end, regions, head)
         # Cut in the middle of the pause, so neither side clips a word.
-        return _Split(start, (regions[k]["end"] + tail[0]["start"]) // 2, regions)
+        return _Split(start, (regions[k]["end"] + tail[0]["start"]) // 2, regions, head)
 
     def _first_window(
         self,

@@ -320,3 +320,22 @@ def test_an_unwritable_cache_says_which_setting_to_change(tmp_path: Path) -> Non
     blocker.write_text("a file where the cache directory should be")
     with pytest.raises(ModelUnavailable, match="VOXNOTE_MODEL_CACHE_DIR"):
         resolve_model(engine_settings(model="base", model_cache_dir=blocker))
+
+
+@pytest.mark.slow
+async def test_long_note_with_a_silent_start_goes_through_the_batched_path(local_engine: LocalTranscriber) -> None:
+    """70 s of silence, then speech: the VAD head finds nothing, the whole note is scanned, and the rest
+    (over a minute) is decoded in batches; the speech still comes out, at the right time."""
+    from bot.audio import SAMPLE_RATE, decode_audio_bytes
+    from bench.audio import wav_bytes
+
+    data, reference = load_speech_clip("allison_demo_nogo")
+    speech = decode_audio_bytes(data, max_bytes=1 << 30, max_seconds=1e9).samples
+    pause = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+    samples = np.concatenate([np.zeros(70 * SAMPLE_RATE, dtype=np.float32)] + [speech, pause] * 7)
+    req = TranscriptionRequest(file=wav_bytes(samples), filename="long.wav", language="en")
+    events = await collect(local_engine, req)
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    assert word_error_rate(" ".join([reference] * 7), done.text) <= 0.15, done.text
+    assert done.segments[0].start >= 69
