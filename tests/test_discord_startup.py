@@ -22,7 +22,8 @@ from tests.fixtures.discord import (
 from tests.fixtures.transcriber import ScriptedTranscriber
 
 SEGMENTS = [Segment(text="Hello.", start=0, end=1)]
-SUBCOMMANDS = {"language", "bias", "diarize", "timestamps", "auto", "summary", "settings", "reset", "forget", "help"}
+SUBCOMMANDS = {"language", "bias", "diarize", "timestamps", "auto", "summary", "summarize", "settings", "reset", "forget",
+               "help"}
 
 
 async def test_commands_sync_to_the_development_guild(discord_harness, fake_discord):

@@ -106,6 +106,10 @@ def build_commands(core: Voxnote, platform: DiscordPlatform) -> list[app_command
     async def summary(interaction: discord.Interaction, minutes: str) -> None:
         await run(interaction, f"summary {minutes}")
 
+    @group.command(name="summarize", description="Summarise every transcript in this thread or channel so far")
+    async def summarize(interaction: discord.Interaction) -> None:
+        await run(interaction, "summarize")
+
     @group.command(name="settings", description="Show this channel's voxnote settings")
     async def settings(interaction: discord.Interaction) -> None:
         await run(interaction, "settings")
