@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -24,7 +23,8 @@ from bot.models import (
     TranscriptionEvent,
     TranscriptionRequest,
 )
-from bot.retry import RetryPolicy, RetryState, is_retryable_status, parse_retry_after
+from bot.http_api import MAX_BODY_CHARS, RETRYABLE_ERRORS, ApiClient, ApiService, error_message
+from bot.retry import RetryPolicy, RetryState
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -35,39 +35,6 @@ TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions"
 FILES_PATH = "/v1/files"
 KNOWN_EVENTS = frozenset({"transcription.language", "transcription.text.delta", "transcription.segment",
                           "transcription.done"})
-# Transport failures worth another attempt: the service was unreachable, slow, or dropped the connection.
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-MAX_BODY_CHARS = 2000
-
-
-def error_message(body: str) -> str:
-    """The human part of an error body: Mistral's `message`, FastAPI's `detail`, OpenAI's `error.message`."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body.strip()[:300] or "(empty body)"
-    if isinstance(data, dict):
-        for key in ("message", "detail", "error"):
-            message = _message_of(data.get(key))
-            if message:
-                return message
-    return body.strip()[:300]
-
-
-def _message_of(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        text = _message_of(value.get("message") or value.get("msg") or value.get("detail"))
-        loc = value.get("loc")
-        if text and isinstance(loc, list) and loc:
-            return ".".join(str(p) for p in loc) + ": " + text
-        return text
-    if isinstance(value, list):
-        return "; ".join(m for m in (_message_of(v) for v in value) if m)
-    return ""
-
-
 Part = tuple[str, tuple[str | None, bytes]]
 
 
@@ -138,13 +105,15 @@ def _is_sse(response: httpx.Response) -> bool:
     return "text/event-stream" in response.headers.get("content-type", "")
 
 
-class MistralTranscriber:
+class MistralTranscriber(ApiClient):
     """Transcriber over HTTP: `complete` posts one multipart request, `stream` reads Server-Sent Events.
 
     Connect errors, timeouts, 429 and 5XX are retried with jittered backoff (honouring Retry-After)
     within `retry`; other 4XX raise `TranscriptionRejected` at once."""
 
     can_fetch_urls: bool = True
+    service = ApiService("the transcription service", "transcription", log, unavailable=TranscriptionUnavailable,
+                         rejected=TranscriptionRejected, error=TranscriptionError)
 
     def __init__(
         self,
@@ -157,49 +126,23 @@ class MistralTranscriber:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        base = base_url.rstrip("/")
-        # People paste OpenAI-style base URLs ending in /v1; the paths below already carry it.
-        self.base_url = base[:-3] if base.endswith("/v1") else base
-        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
-        self.model = model
-        self.retry = retry or RetryPolicy()
-        headers = {"User-Agent": "voxnote"}
-        if self._api_key is not None and self._api_key.get_secret_value():
-            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(request_timeout_s, connect=connect_timeout_s),
-            transport=transport,
-        )
+        super().__init__(base_url, api_key, model, timeout_s=request_timeout_s, connect_timeout_s=connect_timeout_s,
+                         retry=retry, transport=transport)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> MistralTranscriber:
-        kwargs: dict[str, Any] = {
+        return cls(**{
             "base_url": settings.mistral_base_url,
             "api_key": settings.mistral_api_key,
             "model": settings.mistral_model,
             "connect_timeout_s": settings.connect_timeout_s,
             "request_timeout_s": settings.request_timeout_s,
             "retry": RetryPolicy(max_retries=settings.max_retries),
-        }
-        kwargs.update(overrides)
-        return cls(**kwargs)
-
-    def __repr__(self) -> str:
-        return f"MistralTranscriber(base_url={self.base_url!r}, model={self.model!r})"
-
-    async def __aenter__(self) -> MistralTranscriber:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+            **overrides,
+        })
 
     async def complete(self, request: TranscriptionRequest) -> Transcript:
-        response = await self._request(
+        response = await self._send(
             "POST",
             TRANSCRIPTIONS_PATH,
             files=multipart_parts(request, self.model, stream=False),
@@ -225,7 +168,7 @@ class MistralTranscriber:
                     response = source.response
                     if response.status_code != 200:
                         await response.aread()
-                        failure = self._failure_from_response(response)
+                        failure = self._failure(response)
                     elif _is_json(response):
                         # Some compatible servers ignore `stream` and answer in one piece.
                         await response.aread()
@@ -259,7 +202,7 @@ class MistralTranscriber:
                     raise StreamInterrupted(
                         f"the transcription stream was cut after {yielded} events ({type(exc).__name__})", status=200
                     ) from exc
-                failure = self._failure_from_exc(exc)
+                failure = self._unreachable(exc)
             except ValidationError as exc:
                 raise TranscriptionError("the transcription service sent an answer voxnote cannot read") from exc
             if yielded:
@@ -268,7 +211,7 @@ class MistralTranscriber:
 
     async def upload_file(self, data: bytes, filename: str, purpose: str = "audio") -> str:
         """Upload audio to /v1/files; returns the `file_id` to transcribe later."""
-        response = await self._request(
+        response = await self._send(
             "POST", FILES_PATH, files=[("purpose", (None, purpose.encode())), ("file", (filename, data))]
         )
         try:
@@ -277,52 +220,4 @@ class MistralTranscriber:
             raise TranscriptionError("the files endpoint answered without an id", status=response.status_code) from exc
 
     async def delete_file(self, file_id: str) -> None:
-        await self._request("DELETE", f"{FILES_PATH}/{file_id}")
-
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One call with retries; returns a 2XX response or raises a typed error."""
-        state = RetryState(self.retry)
-        while True:
-            try:
-                response = await self._client.request(method, path, **kwargs)
-            except RETRYABLE_ERRORS as exc:
-                failure = self._failure_from_exc(exc)
-            else:
-                if response.is_success:
-                    return response
-                failure = self._failure_from_response(response)
-            await self._backoff(state, failure)
-
-    def _failure_from_exc(self, exc: Exception) -> TranscriptionUnavailable:
-        what = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
-        return TranscriptionUnavailable(
-            f"the transcription service at {self.base_url} {what} ({type(exc).__name__})"
-        )
-
-    def _failure_from_response(self, response: httpx.Response) -> TranscriptionUnavailable:
-        """A retryable failure to back off from; raises at once when retrying cannot help."""
-        status = response.status_code
-        body = response.text[:MAX_BODY_CHARS]
-        message = error_message(body)
-        if is_retryable_status(status):
-            return TranscriptionUnavailable(
-                f"the transcription service answered {status}: {message}",
-                status=status,
-                body=body,
-                retry_after=parse_retry_after(response.headers),
-            )
-        if 400 <= status < 500:
-            raise TranscriptionRejected(
-                f"the transcription service rejected the request ({status}): {message}", status=status, body=body
-            )
-        raise TranscriptionError(f"unexpected answer {status} from the transcription service", status=status, body=body)
-
-    async def _backoff(self, state: RetryState, failure: TranscriptionUnavailable) -> None:
-        """Sleep before the next attempt, or raise `failure` once the retry budget is spent."""
-        delay = state.next_delay(failure.retry_after)
-        if delay is None:
-            if state.attempts > 1:
-                failure.detail = f"{failure.detail} (gave up after {state.attempts} attempts)"
-            raise failure
-        log.warning("transcription attempt %d failed: %s; retrying in %.2fs", state.retries, failure, delay)
-        await asyncio.sleep(delay)
+        await self._send("DELETE", f"{FILES_PATH}/{file_id}")

@@ -1,10 +1,8 @@
 """A small chat-completions client: `POST {base}/v1/chat/completions`, the shape Mistral, OpenAI, vLLM,
-Ollama and llama.cpp's server all accept. Retries connect errors, 429 and 5XX (bot.retry's backoff)."""
+Ollama and llama.cpp's server all accept. Retries connect errors, 429 and 5XX (bot.http_api)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,7 +12,8 @@ import httpx
 from pydantic import SecretStr
 
 from bot.errors import VoxnoteError
-from bot.retry import RetryPolicy, RetryState, is_retryable_status, parse_retry_after
+from bot.http_api import MAX_BODY_CHARS, ApiClient, ApiService
+from bot.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -23,8 +22,6 @@ log = logging.getLogger(__name__)
 
 MISTRAL_URL = "https://api.mistral.ai"
 COMPLETIONS_PATH = "/v1/chat/completions"
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-MAX_BODY_CHARS = 2000
 
 
 class LLMError(VoxnoteError):
@@ -90,22 +87,6 @@ def llm_endpoint(settings: Settings) -> LLMEndpoint | None:
     return None
 
 
-def error_message(body: str) -> str:
-    """The human part of an error body (`message`, `detail`, `error.message`), short."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body.strip()[:300] or "(empty body)"
-    if isinstance(data, dict):
-        for key in ("message", "detail", "error"):
-            value = data.get(key)
-            if isinstance(value, dict):
-                value = value.get("message")
-            if isinstance(value, str) and value:
-                return value[:300]
-    return body.strip()[:300]
-
-
 def message_content(data: Any) -> str:
     """`choices[0].message.content` as text; list-of-parts content (newer Mistral models) is joined."""
     try:
@@ -121,8 +102,11 @@ def message_content(data: Any) -> str:
     return content
 
 
-class ChatClient:
+class ChatClient(ApiClient):
     """One model on one chat-completions endpoint. `complete(messages) -> str`; typed errors."""
+
+    service = ApiService("the chat endpoint", "chat completion", log, unavailable=LLMUnavailable,
+                         rejected=LLMRejected, error=LLMError)
 
     def __init__(
         self,
@@ -135,23 +119,10 @@ class ChatClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        base = base_url.rstrip("/")
-        # OpenAI-style base URLs end in /v1 (Ollama, vLLM docs); the path below already carries it.
-        self.base_url = base[:-3] if base.endswith("/v1") else base
-        self.model = model
-        self.retry = retry or RetryPolicy()
+        super().__init__(base_url, api_key, model, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
+                         retry=retry, transport=transport)
         # Cleared when the server refuses `response_format`, so later calls skip it.
         self.json_mode = True
-        key = SecretStr(api_key) if isinstance(api_key, str) else api_key
-        headers = {"User-Agent": "voxnote"}
-        if key is not None and key.get_secret_value():
-            headers["Authorization"] = f"Bearer {key.get_secret_value()}"
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            transport=transport,
-        )
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> ChatClient | None:
@@ -159,28 +130,15 @@ class ChatClient:
         endpoint = llm_endpoint(settings)
         if endpoint is None:
             return None
-        kwargs: dict[str, Any] = {
+        return cls(**{
             "base_url": endpoint.base_url,
             "api_key": endpoint.api_key,
             "model": settings.llm_model,
             "timeout_s": settings.llm_timeout_s,
             "connect_timeout_s": settings.connect_timeout_s,
             "retry": RetryPolicy(max_retries=settings.max_retries),
-        }
-        kwargs.update(overrides)
-        return cls(**kwargs)
-
-    def __repr__(self) -> str:
-        return f"ChatClient(base_url={self.base_url!r}, model={self.model!r})"
-
-    async def __aenter__(self) -> ChatClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+            **overrides,
+        })
 
     async def complete(
         self, messages: list[dict[str, str]], *, temperature: float = 0.2, json_object: bool = False
@@ -199,37 +157,9 @@ class ChatClient:
         return message_content(await self._post(body))
 
     async def _post(self, body: dict[str, Any]) -> Any:
-        state = RetryState(self.retry)
-        while True:
-            try:
-                response = await self._client.post(COMPLETIONS_PATH, json=body)
-            except RETRYABLE_ERRORS as exc:
-                what = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
-                failure = LLMUnavailable(f"the chat endpoint at {self.base_url} {what} ({type(exc).__name__})")
-            else:
-                if response.is_success:
-                    try:
-                        return response.json()
-                    except ValueError as exc:
-                        raise LLMBadAnswer("the chat endpoint answered with something other than JSON",
-                                           status=response.status_code, body=response.text[:MAX_BODY_CHARS]) from exc
-                failure = self._failure(response)
-            delay = state.next_delay(failure.retry_after)
-            if delay is None:
-                if state.attempts > 1:
-                    failure.detail = f"{failure.detail} (gave up after {state.attempts} attempts)"
-                raise failure
-            log.warning("chat completion attempt %d failed: %s; retrying in %.2fs", state.retries, failure, delay)
-            await asyncio.sleep(delay)
-
-    def _failure(self, response: httpx.Response) -> LLMUnavailable:
-        """A retryable failure; raises at once when retrying cannot help."""
-        status = response.status_code
-        body = response.text[:MAX_BODY_CHARS]
-        message = error_message(body)
-        if is_retryable_status(status):
-            return LLMUnavailable(f"the chat endpoint answered {status}: {message}", status=status, body=body,
-                                  retry_after=parse_retry_after(response.headers))
-        if 400 <= status < 500:
-            raise LLMRejected(f"the chat endpoint rejected the request ({status}): {message}", status=status, body=body)
-        raise LLMError(f"unexpected answer {status} from the chat endpoint", status=status, body=body)
+        response = await self._send("POST", COMPLETIONS_PATH, json=body)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise LLMBadAnswer("the chat endpoint answered with something other than JSON",
+                               status=response.status_code, body=response.text[:MAX_BODY_CHARS]) from exc
