@@ -72,7 +72,11 @@ class Voxnote:
         self._workers.append(asyncio.create_task(self._purge_loop(), name="voxnote-retention"))
 
     async def stop(self, grace: float = 30.0) -> None:
-        """Take no new work, let running jobs finish within `grace`, requeue the rest for next start."""
+        """Take no new work, let running jobs finish within `grace`, requeue the rest for next start.
+
+        Idempotent: a second call (the runner's clean-up after its orderly stop) does nothing."""
+        if self._stopping and not self._workers:
+            return
         self._stopping = True
         self._wake.set()
         running = list(self._running_tasks.values())

@@ -36,18 +36,30 @@ def configured_platforms(settings: Settings) -> list[str]:
 
 async def run_bot(settings: Settings) -> int:
     platforms = configured_platforms(settings)
-    store = await Store.open(settings.db_path)
-    transcriber = make_transcriber(settings)
-    core = Voxnote(settings, store, transcriber)
-    warm = getattr(transcriber, "warm", None)
-    if warm is not None:
-        await warm()
-    await core.start()
-    health = None
-    if settings.health_port is not None:
-        from bot.metrics import start_health_server
+    # Everything opened is closed on every path: an unclosed aiosqlite connection keeps its thread, and
+    # so the process, alive after an error.
+    async with contextlib.AsyncExitStack() as stack:
+        store = await Store.open(settings.db_path)
+        stack.push_async_callback(store.close)
+        transcriber = make_transcriber(settings)
+        stack.push_async_callback(transcriber.aclose)
+        warm = getattr(transcriber, "warm", None)
+        if warm is not None:
+            await warm()
+        core = Voxnote(settings, store, transcriber)
+        await core.start()
+        # The adapters stay connected while running notes finish: their final edits need the clients.
+        stack.push_async_callback(core.stop, SHUTDOWN_GRACE_SECONDS)
+        if settings.health_port is not None:
+            from bot.metrics import start_health_server
 
-        health = await start_health_server(store, settings.health_host, settings.health_port)
+            health = await start_health_server(store, settings.health_host, settings.health_port)
+            stack.push_async_callback(health.cleanup)
+        return await _run_adapters(settings, core, platforms)
+
+
+async def _run_adapters(settings: Settings, core: Voxnote, platforms: list[str]) -> int:
+    """Until SIGTERM/SIGINT, or until an adapter stops (console: end of input; others: an error)."""
     tasks: list[asyncio.Task[None]] = []
     if "slack" in platforms:
         from adapters.slack import run_slack
@@ -76,14 +88,9 @@ async def run_bot(settings: Settings) -> int:
             log.error("%s stopped: %s", task.get_name(), task.exception())
             code = 1
     log.info("shutting down: finishing running notes (up to %.0f s)", SHUTDOWN_GRACE_SECONDS)
-    # The adapters stay connected while running notes finish: their final edits need the clients.
     await core.stop(grace=SHUTDOWN_GRACE_SECONDS)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
-    if health is not None:
-        await health.cleanup()
-    await transcriber.aclose()
-    await store.close()
     return code

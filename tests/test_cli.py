@@ -77,3 +77,10 @@ def test_transcribe_diarize_labels_the_speakers():
     assert result.returncode == 0, result.stderr
     speakers = {line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("Speaker ")}
     assert speakers == {"Speaker 1", "Speaker 2", "Speaker 3"}, result.stdout
+
+
+def test_run_with_an_unusable_model_exits_plainly_instead_of_hanging(tmp_path):
+    result = voxnote("run", stdin="", env={"VOXNOTE_MODEL": str(tmp_path / "no-such-model"),
+                                           "VOXNOTE_DB_PATH": str(tmp_path / "v.db")}, timeout=60)
+    assert result.returncode == 1
+    assert "error: model" in result.stderr and "Traceback" not in result.stderr
