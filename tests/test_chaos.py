@@ -171,3 +171,43 @@ async def post_notes(slack: FakeSlack, deliver: Deliverer, messages: list[dict],
         messages.append(msg)
         await deliver.post(slack.event_callback(msg))
         await asyncio.sleep(0.01)
+
+
+def slow_transcript(request: RecordedRequest) -> Reply:
+    reply = transcript_for(request)
+    reply.event_delay = 0.4  # about 2.5 s per note: long enough to be mid-stream at SIGTERM
+    return reply
+
+
+@pytest.mark.slow
+async def test_sigterm_finishes_the_running_note_and_keeps_the_queued_one(fake_slack: FakeSlack, tmp_path):
+    mistral = FakeMistral().start()
+    mistral.responder = slow_transcript
+    bot = Bot(fake_slack, mistral, tmp_path / "voxnote.db", tmp_path / "bot.log")
+    bot.env["VOXNOTE_JOBS_CONCURRENCY"] = "1"
+    deliver = Deliverer(fake_slack)
+    messages: list[dict] = []
+    try:
+        await bot.start()
+        await fake_slack.wait_connected(timeout=60)
+        await post_notes(fake_slack, deliver, messages, 2)
+        first, second = messages
+        # The first note is mid-stream (a partial is in its reply) when the stop comes.
+        await fake_slack.wait_for(lambda: any(
+            "…" in u.args.get("text", "") for r in fake_slack.bot_messages(CHANNEL, thread_ts=first["ts"])
+            for u in fake_slack.updates_of(r["ts"])), timeout=60)
+        assert await bot.terminate() == 0
+        assert final_text_ok(fake_slack, first)  # finished within the grace period
+        assert not final_text_ok(fake_slack, second)  # not started: still queued, not lost
+        connections = fake_slack.connections
+        await bot.start()
+        await fake_slack.wait_for(lambda: fake_slack.connections > connections, timeout=60)
+        await fake_slack.wait_for(lambda: final_text_ok(fake_slack, second), timeout=60)
+        assert await bot.terminate() == 0
+    finally:
+        if bot.proc is not None and bot.proc.returncode is None:
+            bot.proc.kill()
+        mistral.stop()
+    for m in messages:
+        assert len(fake_slack.bot_messages(CHANNEL, thread_ts=m["ts"])) == 1
+    assert "Traceback" not in bot.log.read_text()
