@@ -56,6 +56,8 @@ class Voxnote:
         self._running: Counter[str] = Counter()
         self._running_tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        # Notes whose reply says "Queued": their reply switches to the placeholder when work starts.
+        self._queued_notices: set[str] = set()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -119,9 +121,15 @@ class Voxnote:
 
     async def _post_placeholder(self, key: str, note: AudioNote, platform: ChatPlatform) -> None:
         try:
-            position = await self.store.queue_position(key)
-            busy = sum(self._running.values()) >= self.settings.jobs_concurrency
-            text = f":hourglass_flowing_sand: Queued (position {position})…" if busy and position else PLACEHOLDER
+            ahead, ahead_here = await self.store.queued_ahead(key)
+            waits = (
+                sum(self._running.values()) + ahead >= self.settings.jobs_concurrency
+                or self._running[note.workspace_id] + ahead_here >= self.settings.jobs_per_workspace
+            )
+            text = PLACEHOLDER
+            if waits:
+                text = f":hourglass_flowing_sand: Queued (position {ahead + 1})…"
+                self._queued_notices.add(key)
             await self.store.mark_reply_pending(key)
             ref = await platform.post_reply(note, text)
             await self.store.set_reply(key, ref)
@@ -167,6 +175,8 @@ class Voxnote:
     async def _worker(self, index: int) -> None:
         while not self._stopping:
             job = None
+            # Cleared before looking, so a note submitted while we look still wakes us up.
+            self._wake.clear()
             try:
                 job = await self.store.lease_job(
                     self.settings.lease_seconds, list(self.platforms), self._full_workspaces()
@@ -174,7 +184,6 @@ class Voxnote:
             except Exception:
                 log.exception("leasing a job failed")
             if job is None:
-                self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                 continue
@@ -216,6 +225,9 @@ class Voxnote:
         reply: MessageRef | None = None
         try:
             reply = await self._reply_for(job, platform)
+            if job.key in self._queued_notices:
+                self._queued_notices.discard(job.key)
+                await platform.edit(reply, PLACEHOLDER)
             await self.pipeline.run(job.note, platform, reply)
             await self.store.finish_job(job.key, JobStatus.done)
             JOBS_FINISHED.labels("done").inc()

@@ -181,15 +181,16 @@ class Store:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def queue_position(self, key: str) -> int:
-        """1-based place of a queued job among the queued jobs of its platform (0 when not queued)."""
+    async def queued_ahead(self, key: str) -> tuple[int, int]:
+        """Queued jobs ahead of this one: on its platform, and in its workspace."""
         async with self._db.execute(
-            "SELECT COUNT(*) FROM jobs j, jobs me WHERE me.key=? AND me.status='queued' AND j.status='queued'"
-            " AND j.platform=me.platform AND (j.next_attempt_at, j.id) <= (me.next_attempt_at, me.id)",
+            "SELECT COUNT(*), COALESCE(SUM(j.workspace_id = me.workspace_id), 0) FROM jobs j, jobs me"
+            " WHERE me.key=? AND j.status='queued' AND j.platform=me.platform AND j.id != me.id"
+            " AND (j.next_attempt_at, j.id) <= (me.next_attempt_at, me.id)",
             (key,),
         ) as cur:
             row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     @staticmethod
     def _job(row: aiosqlite.Row) -> Job:

@@ -214,3 +214,24 @@ async def test_reply_posted_just_before_a_crash_is_reused(settings, store):
     await core.stop()
     assert len(platform.of("post_reply")) == 1
     assert platform.calls[-1].text == SEGMENTS[0].text
+
+
+async def test_a_busy_workspace_cannot_starve_another_and_backlog_shows_positions(settings, store):
+    settings.jobs_concurrency = 2
+    settings.jobs_per_workspace = 1
+    platform = RecordingPlatform(min_edit_interval=0.01)
+    t = ScriptedTranscriber(SEGMENTS[:2], delay=0.1)
+    core = Voxnote(settings, store, t)
+    await core.start()
+    busy = [platform.note(b"a", f"a{i}", workspace_id="busy") for i in range(5)]
+    for note in busy:
+        await core.submit(note, platform)
+    quiet = platform.note(b"b", "b0", workspace_id="quiet")
+    await core.submit(quiet, platform)
+    await core.wait_idle()
+    await core.stop()
+    order = [r.file for r in t.requests]
+    # The quiet workspace's note is among the first two started, not after the busy backlog.
+    assert order.index(b"b") <= 1, order
+    placeholders = [c.text for c in platform.of("post_reply")]
+    assert any("Queued (position" in p for p in placeholders), placeholders

@@ -58,7 +58,7 @@ async def test_lease_order_expiry_and_requeue(store):
     job = await store.lease_job(60, [Platform.slack])
     assert job is not None and job.note.message_id == "m1" and job.attempts == 1
     assert job.status == JobStatus.running
-    assert await store.queue_position(note("m2").idempotency_key) == 1
+    assert await store.queued_ahead(note("m2").idempotency_key) == (0, 0)  # m1 is running, not queued
     # An expired lease (a crashed worker) makes the job available again, with the attempt counted.
     crashed = await store.lease_job(-1, [Platform.slack])
     assert crashed is not None and crashed.note.message_id == "m2"
@@ -69,6 +69,14 @@ async def test_lease_order_expiry_and_requeue(store):
     assert await store.lease_job(60, [Platform.slack]) is None  # not due yet
     assert await store.pending_jobs() == 1  # m2 running; m1 not due
     assert await store.pending_jobs(due_only=False) == 2
+
+
+async def test_queued_ahead_counts_platform_and_workspace(store):
+    for mid, ws in (("m1", "a"), ("m2", "b"), ("m3", "a"), ("m4", "a")):
+        await store.add_job(note(mid, ws=ws))
+    assert await store.queued_ahead(note("m1", ws="a").idempotency_key) == (0, 0)
+    assert await store.queued_ahead(note("m4", ws="a").idempotency_key) == (3, 2)
+    assert await store.queued_ahead(note("m2", ws="b").idempotency_key) == (1, 0)
 
 
 async def test_lease_skips_other_platforms_and_full_workspaces(store):
