@@ -14,6 +14,16 @@ import time
 
 from bench.common import Report, median
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that over exec from the
+    parent, so every child would report the benchmark runner's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(config: str, seconds: float) -> dict[str, float]:
     from bench.audio import speech_of_length, wav_bytes
     from bot.config import Settings
@@ -32,7 +42,7 @@ def child(config: str, seconds: float) -> dict[str, float]:
         request = TranscriptionRequest(file=wav_bytes(samples), filename="n.wav", language="en")
         text = asyncio.run(engine.complete(request)).text
     wall = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     return {"seconds": seconds, "wall": wall, "rss_mb": rss_mb, "chars": len(text)}
 
 
