@@ -65,3 +65,19 @@ async def test_bias_limit(store):
     await run_command(store, ADMIN, "bias add " + ", ".join(f"term{i}" for i in range(100)))
     with pytest.raises(CommandError):
         await run_command(store, ADMIN, "bias add one more")
+
+
+async def test_forget_deletes_only_this_channels_transcripts_and_needs_admin(store):
+    from bot.models import AudioNote, Transcript
+
+    def note(channel: str, mid: str) -> AudioNote:
+        return AudioNote(platform=Platform.slack, workspace_id="T1", channel_id=channel, message_id=mid,
+                         filename="a.ogg")
+
+    for channel, mid in (("C1", "1"), ("C1", "2"), ("C2", "3")):
+        await store.save_transcript(note(channel, mid), Transcript(text="secret"))
+    with pytest.raises(NotAllowed):
+        await run_command(store, USER, "forget")
+    assert "Deleted 2 stored transcripts" in await run_command(store, ADMIN, "forget")
+    assert await store.get_transcript(note("C1", "1").idempotency_key) is None
+    assert await store.get_transcript(note("C2", "3").idempotency_key) is not None
