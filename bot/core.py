@@ -141,9 +141,10 @@ class Voxnote:
         pending = self._placeholders.get(job.key)
         if pending is not None:
             await asyncio.shield(pending)
-            fresh = await self.store.get_job(job.key)
-            if fresh is not None:
-                job = fresh
+        # Read again: the placeholder may have been posted (and its task gone) since this job was leased.
+        fresh = await self.store.get_job(job.key)
+        if fresh is not None:
+            job = fresh
         if job.reply_ref is not None:
             return job.reply_ref
         find = getattr(platform, "find_reply", None)
