@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import struct
+import wave
 from dataclasses import dataclass
 
 import av
@@ -157,3 +158,14 @@ def _decode_stream(container: av.container.InputContainer, stream: av.audio.stre
 async def load_audio(data: bytes, *, max_bytes: int, max_seconds: float) -> DecodedAudio:
     """`decode_audio_bytes` off the event loop."""
     return await asyncio.to_thread(decode_audio_bytes, data, max_bytes=max_bytes, max_seconds=max_seconds)
+
+
+def encode_wav(samples: np.ndarray) -> bytes:
+    """16 kHz mono samples in [-1, 1] as 16-bit PCM WAV: lossless bytes that `decode_audio_bytes` reads back."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()

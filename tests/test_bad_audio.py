@@ -2,14 +2,12 @@
 in the reply, the job ends (no retry loop), nothing crashes and no traceback reaches the chat."""
 
 import io
-import os
-import wave
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from bot.audio import SAMPLE_RATE, encode_wav
 from bot.config import Settings
 from bot.core import Voxnote
 from bot.local_engine import LocalTranscriber
@@ -21,17 +19,10 @@ SAMPLE = clip_path("voice-note").read_bytes()
 
 
 def wav(seconds: float, tone: bool = False) -> bytes:
-    n = int(seconds * 16000)
-    samples = np.zeros(n, dtype=np.float32)
+    n = int(seconds * SAMPLE_RATE)
     if tone:
-        samples = 0.3 * np.sin(np.arange(n) * 2 * np.pi * 440 / 16000).astype(np.float32)
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((samples * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
+        return encode_wav(0.3 * np.sin(np.arange(n) * 2 * np.pi * 440 / SAMPLE_RATE).astype(np.float32))
+    return encode_wav(np.zeros(n, dtype=np.float32))
 
 
 def encoded(fmt: str, codec: str, seconds: float, rate: int = 48000) -> bytes:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 
 import numpy as np
 import pytest
 
+from bot.audio import encode_wav
 from bot.diarize import Diarizer
 from bot.models import Segment, TranscriptionRequest
 from tests.fixtures.speakers import SAMPLE_RATE, Dialogue, attribution_accuracy
@@ -99,16 +98,6 @@ def test_edge_cases(diarizer: Diarizer) -> None:
     assert [s.speaker_id for s in tiny] == ["speaker_1", "speaker_1"]
 
 
-def wav_bytes(samples: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
-    return buf.getvalue()
-
-
 @pytest.mark.slow
 async def test_on_segments_from_the_local_engine(
     request: pytest.FixtureRequest, diarizer: Diarizer, dialogue_three: Dialogue
@@ -119,7 +108,7 @@ async def test_on_segments_from_the_local_engine(
     except pytest.FixtureLookupError:
         pytest.skip("the local_engine fixture is not available")
     transcript = await engine.complete(
-        TranscriptionRequest(file=wav_bytes(dialogue_three.samples), filename="dialogue.wav", language="en")
+        TranscriptionRequest(file=encode_wav(dialogue_three.samples), filename="dialogue.wav", language="en")
     )
     assert transcript.segments
     out = await asyncio.to_thread(diarizer.assign, dialogue_three.samples, transcript.segments)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-import wave
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from bot import model_files
+from bot.audio import SAMPLE_RATE, decode_audio_bytes, encode_wav
 from bot.errors import NoSpeech, TranscriptionRejected
 from bot.local_engine import LocalTranscriber
 from bot.model_files import ModelUnavailable, join_model, resolve_model
@@ -45,13 +45,7 @@ async def collect(engine: LocalTranscriber, req: TranscriptionRequest) -> list[T
 
 
 def silence_wav(seconds: float = 2.0) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(np.zeros(int(seconds * 16000), dtype=np.int16).tobytes())
-    return buf.getvalue()
+    return encode_wav(np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32))
 
 
 # --- the engine ------------------------------------------------------------------------------------
@@ -326,14 +320,11 @@ def test_an_unwritable_cache_says_which_setting_to_change(tmp_path: Path) -> Non
 async def test_long_note_with_a_silent_start_goes_through_the_batched_path(local_engine: LocalTranscriber) -> None:
     """70 s of silence, then speech: the VAD head finds nothing, the whole note is scanned, and the rest
     (over a minute) is decoded in batches; the speech still comes out, at the right time."""
-    from bot.audio import SAMPLE_RATE, decode_audio_bytes
-    from bench.audio import wav_bytes
-
     data, reference = load_speech_clip("allison_demo_nogo")
     speech = decode_audio_bytes(data, max_bytes=1 << 30, max_seconds=1e9).samples
     pause = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
     samples = np.concatenate([np.zeros(70 * SAMPLE_RATE, dtype=np.float32)] + [speech, pause] * 7)
-    req = TranscriptionRequest(file=wav_bytes(samples), filename="long.wav", language="en")
+    req = TranscriptionRequest(file=encode_wav(samples), filename="long.wav", language="en")
     events = await collect(local_engine, req)
     done = events[-1]
     assert isinstance(done, DoneEvent)
