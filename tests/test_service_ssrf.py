@@ -10,7 +10,7 @@ import pytest
 
 from bot.models import Segment
 from bot.service.fetch import Allowlist, Fetcher, PinnedTransport, UrlNotAllowed, is_public
-from tests.fixtures.service import MEDIA_HOST, service_settings
+from tests.fixtures.service import service_settings
 
 AUDIO = b"RIFF....WAVEfmt fake audio bytes"
 
