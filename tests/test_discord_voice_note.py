@@ -167,3 +167,22 @@ async def test_rate_limited_edit_is_waited_out_and_the_final_text_lands(discord_
     assert reply["content"] == FULL_TEXT
     statuses = [c.status for c in fake_discord.calls_to("PATCH", rf"/channels/\d+/messages/{reply['id']}")]
     assert statuses[0] == 429 and statuses[-1] == 200
+
+
+async def test_reply_whose_id_was_lost_in_a_crash_is_found_not_posted_again(discord_harness, fake_discord):
+    """The run that crashed posted the placeholder but never stored its id: the next run finds it."""
+    from bot.models import AudioNote, Platform
+
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    chatter = await fake_discord.post_message(fake_discord.message(content="chatter"))
+    note = await fake_discord.post_voice_message(OGG)
+    await h.transcribed(note)
+    [reply] = fake_discord.replies_to(note["id"])
+
+    def audio_note(message_id: str) -> AudioNote:
+        return AudioNote(platform=Platform.discord, workspace_id=fake_discord.guild_id,
+                         channel_id=fake_discord.channel_id, message_id=message_id, filename="voice-message.ogg")
+
+    found = await h.bot.platform.find_reply(audio_note(note["id"]))
+    assert found is not None and found.message_id == reply["id"]
+    assert await h.bot.platform.find_reply(audio_note(chatter["id"])) is None

@@ -28,6 +28,8 @@ EXPIRED_STATUSES = frozenset({401, 403, 404, 410})
 CONNECT_WAIT_SECONDS = 60.0
 #: Replies remembered (note and thread of each); older ones fall back to threading from the reply.
 REMEMBERED_REPLIES = 4096
+#: Messages after a note searched for the bot's reply to it (the reply follows the note closely).
+REPLY_LOOKUP = 50
 
 
 class _LinkExpired(Exception):
@@ -101,6 +103,20 @@ class DiscordPlatform:
         reply_id = str(message.id)
         _remember(self._note_of_reply, reply_id, (note.channel_id, note.message_id))
         return MessageRef(platform=Platform.discord, channel_id=note.channel_id, message_id=reply_id)
+
+    async def find_reply(self, note: AudioNote) -> MessageRef | None:
+        """This bot's reply to `note` among the messages after it (after a crash that lost its id)."""
+        client = await self._client()
+        channel = await self._channel(note.channel_id)
+        note_id = int(note.message_id)
+        try:
+            async for message in channel.history(after=discord.Object(note_id), limit=REPLY_LOOKUP):
+                ref = message.reference
+                if client.user and message.author.id == client.user.id and ref and ref.message_id == note_id:
+                    return MessageRef(platform=Platform.discord, channel_id=note.channel_id, message_id=str(message.id))
+        except discord.HTTPException as exc:
+            log.warning("could not look for an earlier reply in %s: %s", note.channel_id, exc)
+        return None
 
     async def edit(self, ref: MessageRef, text: str) -> None:
         channel = await self._channel(ref.channel_id)
