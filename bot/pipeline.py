@@ -88,20 +88,27 @@ class NotePipeline:
             platform.max_message_chars,
             header=PLACEHOLDER,
         )
-        try:
-            transcript = await self._transcribe(note, platform, chan, live)
-        except BaseException:
-            await live.aclose()
-            raise
+        key = note.idempotency_key
+        # A run that crashed after transcribing left the transcript stored: reuse it, don't redo the work.
+        transcript = await self.store.get_transcript(key)
+        if transcript is None:
+            try:
+                transcript = await self._transcribe(note, platform, chan, live)
+            except BaseException:
+                await live.aclose()
+                raise
+            await self.store.save_transcript(note, transcript)
         rendered = render_final(transcript, chan, platform.max_message_chars, bold=bold_style(platform))
         await live.finish(rendered.messages[0])
-        for extra in rendered.messages[1:]:
-            await platform.post_in_thread(reply, extra)
-        for filename, data in rendered.files:
-            await platform.upload(reply, filename, data, comment="Full transcript")
-        await self.store.save_transcript(note, transcript)
-        if self.summaries.wanted(transcript, chan.summary_threshold_s):
-            await self._post_summary(note, platform, reply, transcript)
+        # Continuations, files and the summary are new messages, not edits: post them only once.
+        if not await self.store.extras_posted(key):
+            for extra in rendered.messages[1:]:
+                await platform.post_in_thread(reply, extra)
+            for filename, data in rendered.files:
+                await platform.upload(reply, filename, data, comment="Full transcript")
+            if self.summaries.wanted(transcript, chan.summary_threshold_s):
+                await self._post_summary(note, platform, reply, transcript)
+            await self.store.mark_extras_posted(key)
         if live.first_text_at is not None:
             FIRST_TEXT.observe(live.first_text_at - started)
         JOB_SECONDS.observe(time.monotonic() - started)

@@ -52,6 +52,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN reply_pending INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: continuations, files and the summary are posted once, even when a crash makes the job run again.
+    """
+    ALTER TABLE jobs ADD COLUMN extras_posted INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

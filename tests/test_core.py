@@ -235,3 +235,22 @@ async def test_a_busy_workspace_cannot_starve_another_and_backlog_shows_position
     assert order.index(b"b") <= 1, order
     placeholders = [c.text for c in platform.of("post_reply")]
     assert any("Queued (position" in p for p in placeholders), placeholders
+
+
+async def test_rerun_after_a_crash_reuses_the_transcript_and_posts_extras_once(settings, store):
+    """The job ran to the end but the process died before marking it done: it runs again."""
+    platform = RecordingPlatform(max_message_chars=60)  # the transcript needs continuation messages
+    note = platform.note(b"a")
+    t = ScriptedTranscriber(SEGMENTS, delay=0)
+    await run_core(settings, store, t, platform, [note])
+    posted = [c.kind for c in platform.calls if c.kind in ("post_in_thread", "upload")]
+    assert posted and len(t.requests) == 1
+    await store.requeue_job(note.idempotency_key, 0, "crash simulated")
+    core = Voxnote(settings, store, t)
+    core.register(platform, Platform.console)
+    await core.start()
+    await core.wait_idle()
+    await core.stop()
+    assert len(t.requests) == 1  # not transcribed again
+    assert [c.kind for c in platform.calls if c.kind in ("post_in_thread", "upload")] == posted
+    assert (await store.get_job(note.idempotency_key)).status == JobStatus.done
