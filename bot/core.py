@@ -130,9 +130,7 @@ class Voxnote:
             if waits:
                 text = f":hourglass_flowing_sand: Queued (position {ahead + 1})…"
                 self._queued_notices.add(key)
-            await self.store.mark_reply_pending(key)
-            ref = await platform.post_reply(note, text)
-            await self.store.set_reply(key, ref)
+            await self._post_reply(key, note, platform, text)
         except Exception:
             # The worker posts the reply itself when this failed.
             log.warning("could not post the placeholder for %s", key, exc_info=True)
@@ -154,9 +152,13 @@ class Voxnote:
             if found is not None:
                 await self.store.set_reply(job.key, found)
                 return found
-        await self.store.mark_reply_pending(job.key)
-        ref = await platform.post_reply(job.note, PLACEHOLDER)
-        await self.store.set_reply(job.key, ref)
+        return await self._post_reply(job.key, job.note, platform, PLACEHOLDER)
+
+    async def _post_reply(self, key: str, note: AudioNote, platform: ChatPlatform, text: str) -> MessageRef:
+        """Post the note's reply, marked pending first so a crash in between is found out (`find_reply`)."""
+        await self.store.mark_reply_pending(key)
+        ref = await platform.post_reply(note, text)
+        await self.store.set_reply(key, ref)
         return ref
 
     async def wait_idle(self, timeout: float = 60.0) -> None:

@@ -31,7 +31,6 @@ class LiveReply:
         self._closed = False
         self._lock = asyncio.Lock()
         self._task = asyncio.create_task(self._pump(), name="live-reply")
-        self.edits = 0
         #: monotonic time of the first edit that showed recognised text (None until then).
         self.first_text_at: float | None = None
 
@@ -43,11 +42,6 @@ class LiveReply:
     @property
     def has_text(self) -> bool:
         return bool(self._text.strip())
-
-    def set_status(self, header: str) -> None:
-        """Change the line shown above the partial text (e.g. "queued (position 3)")."""
-        self._header = header
-        self._dirty.set()
 
     def render_partial(self) -> str:
         text = self._text.strip()
@@ -82,7 +76,6 @@ class LiveReply:
         try:
             await self._edit(text)
             self._sent = text
-            self.edits += 1
             if self.first_text_at is None and self.has_text:
                 self.first_text_at = time.monotonic()
         except Exception:

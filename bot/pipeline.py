@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 from adapters.base import ChatPlatform
 from bot.audio import human_size
@@ -54,12 +53,6 @@ def check_limits(note: AudioNote, settings: Settings) -> None:
         )
 
 
-@dataclass
-class NoteResult:
-    transcript: Transcript
-    reply: MessageRef
-
-
 class NotePipeline:
     def __init__(self, settings: Settings, store: Store, transcriber: Transcriber, summaries: Summaries) -> None:
         self.settings = settings
@@ -77,7 +70,7 @@ class NotePipeline:
             )
         return TranscriptionRequest.for_settings(chan, file=data, filename=note.filename)
 
-    async def run(self, note: AudioNote, platform: ChatPlatform, reply: MessageRef) -> NoteResult:
+    async def run(self, note: AudioNote, platform: ChatPlatform, reply: MessageRef) -> Transcript:
         """Transcribe `note` into the already-posted `reply`; typed errors propagate to the job runner."""
         started = time.monotonic()
         check_limits(note, self.settings)
@@ -112,7 +105,7 @@ class NotePipeline:
         if live.first_text_at is not None:
             FIRST_TEXT.observe(live.first_text_at - started)
         JOB_SECONDS.observe(time.monotonic() - started)
-        return NoteResult(transcript, reply)
+        return transcript
 
     async def _post_summary(
         self, note: AudioNote, platform: ChatPlatform, reply: MessageRef, transcript: Transcript
