@@ -12,7 +12,7 @@ import jiwer
 from bench.audio import ROOT
 from bench.common import Report
 from bot.config import Settings
-from bot.local_engine import LocalTranscriber
+from bot.engine.local import LocalTranscriber
 from bot.models import TranscriptionRequest
 
 BIAS_CLIP = "kubernetes"

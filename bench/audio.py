@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.audio import SAMPLE_RATE, decode_audio_bytes, encode_wav
+from bot.engine.audio import SAMPLE_RATE, decode_audio_bytes, encode_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = sorted(

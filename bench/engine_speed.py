@@ -27,7 +27,7 @@ def peak_rss_mb() -> float:
 def child(config: str, seconds: float) -> dict[str, float]:
     from bench.audio import speech_of_length, wav_bytes
     from bot.config import Settings
-    from bot.local_engine import LocalTranscriber
+    from bot.engine.local import LocalTranscriber
     from bot.models import TranscriptionRequest
 
     samples = speech_of_length(seconds)

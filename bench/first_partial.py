@@ -15,10 +15,10 @@ from bench.audio import speech_of_length, wav_bytes
 from bench.common import Report, median
 from bot.config import Settings
 from bot.core import Voxnote
-from bot.local_engine import LocalTranscriber
+from bot.engine.local import LocalTranscriber
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform
 from bot.pipeline import PLACEHOLDER
-from storage.store import Store
+from storage import SQLiteStore
 
 
 class FirstTextPlatform:
@@ -76,7 +76,7 @@ async def run(lengths: list[float], repeats: int, model: str = "base") -> Report
     report = Report("first_partial")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db_path=Path(tmp) / "b.db", model=model, _env_file=None)
-        store = await Store.open(settings.db_path)
+        store = await SQLiteStore.open(settings.db_path)
         await store.set_settings(Platform.console, "w", "c", ChannelSettings(language="en", summary_threshold_s=None))
         engine = LocalTranscriber.from_settings(settings)
         await engine.warm()

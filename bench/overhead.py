@@ -27,7 +27,7 @@ from bot.models import (
     TranscriptionEvent,
     TranscriptionRequest,
 )
-from storage.store import Store
+from storage import SQLiteStore
 
 TEXT = "This is an instant transcript."
 
@@ -96,7 +96,7 @@ async def run(notes: int, repeats: int) -> Report:
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(db_path=Path(tmp) / "b.db", jobs_concurrency=2, jobs_per_workspace=2, _env_file=None)
-            store = await Store.open(settings.db_path)
+            store = await SQLiteStore.open(settings.db_path)
             platform = TimingPlatform()
             platform.expected = notes
             core = Voxnote(settings, store, InstantTranscriber())

@@ -16,7 +16,8 @@ from bot.config import Settings
 from bot.errors import VoxnoteError
 from bot.models import ChannelSettings, DoneEvent, TextDeltaEvent, Transcript, TranscriptionRequest
 from bot.render import to_srt, to_vtt, transcript_text
-from bot.transcriber import Transcriber, make_transcriber
+from bot.engine.factory import make_transcriber
+from bot.engine.transcriber import Transcriber
 
 log = logging.getLogger("voxnote")
 FORMATS = ("text", "srt", "vtt", "json")
@@ -145,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return serve(settings, host=args.host, port=args.port)
         if args.command == "discord-invite":
-            from adapters.discord_ import invite_url
+            from bot.registry import discord_invite_url
 
-            print(invite_url(args.client_id))
+            print(discord_invite_url(args.client_id))
             return 0
     except VoxnoteError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ from bot.errors import CommandError, NotAllowed
 from bot.models import MAX_BIAS_PHRASES, ChannelSettings, Platform, normalize_bias, normalize_language
 
 if TYPE_CHECKING:
-    from storage.store import Store
+    from storage import Store
 
 HELP = """*voxnote* turns voice notes in this channel into text, live, in the note's thread.
 `/voxnote settings` show this channel's settings

@@ -13,16 +13,16 @@ import time
 from collections import Counter
 from datetime import datetime
 
-from adapters.base import ChatPlatform
+from bot.platform import ChatPlatform
 from bot.commands import CommandContext, run_command
 from bot.config import Settings
 from bot.errors import AudioError, CommandError, FetchFailed, NotAllowed, TranscriptionRejected, TranscriptionUnavailable
 from bot.metrics import JOBS_FINISHED, JOBS_RETRIED
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform
 from bot.pipeline import PLACEHOLDER, NotePipeline
-from bot.summaries import Summaries
-from bot.transcriber import Transcriber
-from storage.store import Job, JobStatus, Store
+from bot.summary.threads import Summaries
+from bot.engine.transcriber import Transcriber
+from storage import Job, JobStatus, Store
 
 log = logging.getLogger(__name__)
 

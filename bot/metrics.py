@@ -6,7 +6,7 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from storage.store import Store
+from storage import Store
 
 log = logging.getLogger(__name__)
 STORE_KEY: web.AppKey[Store] = web.AppKey("store")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from adapters.base import ChatPlatform
-from bot.audio import human_size
+from bot.platform import ChatPlatform
+from bot.engine.audio import human_size
 from bot.config import Settings
 from bot.errors import AudioTooLarge, AudioTooLong, EmptyAudio, StreamInterrupted, TranscriptionRejected
 from bot.live_reply import LiveReply
@@ -21,9 +21,9 @@ from bot.models import (
     TranscriptionRequest,
 )
 from bot.render import render_final
-from bot.summaries import Summaries
-from bot.transcriber import Transcriber
-from storage.store import Store
+from bot.summary.threads import Summaries
+from bot.engine.transcriber import Transcriber
+from storage import Store
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ import signal
 from bot.config import Settings
 from bot.core import Voxnote
 from bot.errors import VoxnoteError
-from bot.transcriber import make_transcriber
-from storage.store import Store
+from bot.registry import adapter
+from bot.engine.factory import make_transcriber
+from storage import open_store
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 30.0
@@ -39,7 +40,7 @@ async def run_bot(settings: Settings) -> int:
     # Everything opened is closed on every path: an unclosed aiosqlite connection keeps its thread, and
     # so the process, alive after an error.
     async with contextlib.AsyncExitStack() as stack:
-        store = await Store.open(settings.db_path)
+        store = await open_store(settings.db_path)
         stack.push_async_callback(store.close)
         transcriber = make_transcriber(settings)
         stack.push_async_callback(transcriber.aclose)
@@ -60,20 +61,10 @@ async def run_bot(settings: Settings) -> int:
 
 async def _run_adapters(settings: Settings, core: Voxnote, platforms: list[str]) -> int:
     """Until SIGTERM/SIGINT, or until an adapter stops (console: end of input; others: an error)."""
-    tasks: list[asyncio.Task[None]] = []
-    if "slack" in platforms:
-        from adapters.slack import run_slack
-
-        tasks.append(asyncio.create_task(run_slack(settings, core), name="slack"))
-    if "discord" in platforms:
-        from adapters.discord_ import run_discord
-
-        tasks.append(asyncio.create_task(run_discord(settings, core), name="discord"))
+    names = platforms or ["console"]
     if not platforms:
         log.info("no SLACK_* or DISCORD_TOKEN set: running the console adapter")
-        from adapters.console import run_console
-
-        tasks.append(asyncio.create_task(run_console(core), name="console"))
+    tasks = [asyncio.create_task(adapter(name)(settings, core), name=name) for name in names]
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

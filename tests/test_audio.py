@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from bot.audio import SAMPLE_RATE, DecodedAudio, decode_audio_bytes, load_audio
+from bot.engine.audio import SAMPLE_RATE, DecodedAudio, decode_audio_bytes, load_audio
 from bot.errors import AudioTooLarge, AudioTooLong, CorruptAudio, EmptyAudio, UnsupportedAudio
 from tests.fixtures.engine import load_speech_clip
 

@@ -7,11 +7,11 @@ import av
 import numpy as np
 import pytest
 
-from bot.audio import SAMPLE_RATE, encode_wav
+from bot.engine.audio import SAMPLE_RATE, encode_wav
 from bot.config import Settings
 from bot.core import Voxnote
-from bot.local_engine import LocalTranscriber
-from storage.store import JobStatus, Store
+from bot.engine.local import LocalTranscriber
+from storage import JobStatus, SQLiteStore
 from tests.fixtures.engine import clip_path, engine_settings
 from tests.fixtures.platform import RecordingPlatform
 
@@ -102,7 +102,7 @@ async def strict_engine(local_engine):
 @pytest.mark.slow
 async def test_every_malformed_input_gets_its_own_message(tmp_path, strict_engine):
     settings = Settings(db_path=tmp_path / "v.db", jobs_concurrency=2, jobs_per_workspace=2, _env_file=None)
-    store = await Store.open(settings.db_path)
+    store = await SQLiteStore.open(settings.db_path)
     platform = RecordingPlatform(min_edit_interval=0.01)
     core = Voxnote(settings, store, strict_engine)
     await core.start()

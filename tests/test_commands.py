@@ -5,12 +5,12 @@ import pytest
 from bot.commands import HELP, CommandContext, run_command
 from bot.errors import CommandError, NotAllowed
 from bot.models import Platform
-from storage.store import Store
+from storage import SQLiteStore
 
 
 @pytest.fixture
 async def store(tmp_path):
-    s = await Store.open(tmp_path / "v.db")
+    s = await SQLiteStore.open(tmp_path / "v.db")
     yield s
     await s.close()
 

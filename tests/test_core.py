@@ -9,7 +9,7 @@ from bot.config import Settings
 from bot.core import Voxnote
 from bot.errors import CorruptAudio, FetchFailed, TranscriptionUnavailable
 from bot.models import ChannelSettings, Platform, Segment
-from storage.store import JobStatus, Store
+from storage import JobStatus, SQLiteStore
 from tests.fixtures.platform import RecordingPlatform
 from tests.fixtures.transcriber import ScriptedTranscriber
 
@@ -23,7 +23,7 @@ def settings(tmp_path):
 
 @pytest.fixture
 async def store(settings):
-    s = await Store.open(settings.db_path)
+    s = await SQLiteStore.open(settings.db_path)
     yield s
     await s.close()
 

@@ -7,8 +7,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from bot.audio import encode_wav
-from bot.diarize import Diarizer
+from bot.engine.audio import encode_wav
+from bot.engine.diarize import Diarizer
 from bot.models import Segment, TranscriptionRequest
 from tests.fixtures.speakers import SAMPLE_RATE, Dialogue, attribution_accuracy
 

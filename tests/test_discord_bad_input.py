@@ -5,7 +5,7 @@ import pytest
 
 from bot.errors import AudioTooLarge, CorruptAudio, TranscriptionRejected, TranscriptionUnavailable
 from bot.models import AudioNote, Platform, Segment
-from storage.store import JobStatus
+from storage import JobStatus
 from tests.fixtures.transcriber import ScriptedTranscriber
 
 OGG = b"OggS\x00\x02" + bytes(2000)

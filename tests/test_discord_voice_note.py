@@ -2,7 +2,7 @@
 SQLite, a fake Discord on 127.0.0.1 that records every REST call."""
 
 from bot.models import Segment
-from storage.store import JobStatus
+from storage import JobStatus
 from tests.fixtures.transcriber import ScriptedTranscriber
 
 OGG = b"OggS\x00\x02" + bytes(2000)

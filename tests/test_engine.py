@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import model_files
-from bot.audio import SAMPLE_RATE, decode_audio_bytes, encode_wav
+from bot.engine import model_files
+from bot.engine.audio import SAMPLE_RATE, decode_audio_bytes, encode_wav
 from bot.errors import NoSpeech, TranscriptionRejected
-from bot.local_engine import LocalTranscriber
-from bot.model_files import ModelUnavailable, join_model, resolve_model
+from bot.engine.local import LocalTranscriber
+from bot.engine.model_files import ModelUnavailable, join_model, resolve_model
 from bot.models import (
     DoneEvent,
     LanguageEvent,
@@ -26,7 +26,7 @@ from bot.models import (
     TranscriptionEvent,
     TranscriptionRequest,
 )
-from bot.transcriber import Transcriber
+from bot.engine.transcriber import Transcriber
 from tests.fixtures.engine import engine_settings, load_speech_clip, word_error_rate
 
 GUARD_S = 120  # a hang guard, not a timing assertion

@@ -11,10 +11,10 @@ import pytest
 
 from bot.config import Settings
 from bot.core import Voxnote
-from bot.mistral_client import MistralTranscriber
+from bot.engine.mistral import MistralTranscriber
 from bot.models import LanguageEvent, Segment, SegmentEvent, TextDeltaEvent, Transcript, Usage
 from bot.retry import RetryPolicy
-from storage.store import JobStatus, Store
+from storage import JobStatus, SQLiteStore
 from tests.fixtures.mistral import FakeMistral, RecordedRequest, Reply
 from tests.fixtures.platform import RecordingPlatform
 
@@ -66,7 +66,7 @@ async def test_hundred_notes_against_a_flaky_service(tmp_path, monkeypatch):
     service = FlakyService()
     settings = Settings(db_path=tmp_path / "v.db", jobs_concurrency=4, jobs_per_workspace=4, max_attempts=4,
                         _env_file=None)
-    store = await Store.open(settings.db_path)
+    store = await SQLiteStore.open(settings.db_path)
     platform = RecordingPlatform(min_edit_interval=0.01)
     with FakeMistral() as fake:
         fake.responder = service

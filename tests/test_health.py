@@ -9,7 +9,7 @@ from bot.config import Settings
 from bot.core import Voxnote
 from bot.metrics import start_health_server
 from bot.models import AudioNote, Platform, Segment, Transcript
-from storage.store import Store
+from storage import SQLiteStore
 from tests.fixtures.platform import RecordingPlatform
 from tests.fixtures.transcriber import ScriptedTranscriber
 
@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 async def test_health_and_metrics(tmp_path):
-    store = await Store.open(tmp_path / "v.db")
+    store = await SQLiteStore.open(tmp_path / "v.db")
     settings = Settings(db_path=tmp_path / "v.db", _env_file=None)
     platform = RecordingPlatform()
     core = Voxnote(settings, store, ScriptedTranscriber([Segment(text="hi", start=0, end=1)], delay=0))
@@ -44,7 +44,7 @@ async def test_health_and_metrics(tmp_path):
 
 
 async def test_retention_purge_runs_at_start(tmp_path):
-    store = await Store.open(tmp_path / "v.db")
+    store = await SQLiteStore.open(tmp_path / "v.db")
     note = AudioNote(platform=Platform.slack, channel_id="c", message_id="m", filename="a.ogg")
     await store.save_transcript(note, Transcript(text="old"))
     await store._db.execute("UPDATE transcripts SET created_at=?", (time.time() - 31 * 86400,))

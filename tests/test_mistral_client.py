@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from bot.config import Settings
 from bot.errors import StreamInterrupted, TranscriptionRejected, TranscriptionUnavailable
-from bot.mistral_client import MistralTranscriber, error_message
+from bot.engine.mistral import MistralTranscriber, error_message
 from bot.models import (
     DoneEvent,
     LanguageEvent,
@@ -25,7 +25,7 @@ from bot.models import (
     Usage,
 )
 from bot.retry import RetryPolicy, RetryState, parse_retry_after
-from bot.transcriber import Transcriber
+from bot.engine.transcriber import Transcriber
 from tests.fixtures.mistral import FakeMistral, transcript_events
 
 AUDIO = b"RIFF\x24\x00\x00\x00WAVEfmt fake audio bytes \x00\x01\x02"
@@ -309,7 +309,7 @@ async def test_connection_refused_is_unavailable_after_retries(caplog):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed when the block ends: nothing listens there
-    caplog.set_level(logging.WARNING, logger="bot.mistral_client")
+    caplog.set_level(logging.WARNING, logger="bot.engine.mistral")
     async with MistralTranscriber(f"http://127.0.0.1:{port}", "sk-never-logged", retry=FAST) as t:
         with pytest.raises(TranscriptionUnavailable, match="could not be reached") as err:
             await t.complete(file_request())

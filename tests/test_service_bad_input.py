@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.local_engine import LocalTranscriber
+from bot.engine.local import LocalTranscriber
 from tests.fixtures.engine import engine_settings, load_speech_clip
 from tests.fixtures.service import service_settings
 

@@ -9,7 +9,7 @@ import pytest
 from mistralai.client import Mistral
 from openai import OpenAI
 
-from bot.mistral_client import MistralTranscriber
+from bot.engine.mistral import MistralTranscriber
 from bot.models import Segment, TranscriptionRequest
 from tests.fixtures.engine import load_speech_clip, word_error_rate
 from tests.fixtures.service import run_service, service_settings

@@ -7,7 +7,7 @@ import pytest
 
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Segment, Transcript
 from storage.migrations import MIGRATIONS
-from storage.store import JobStatus, Store
+from storage import JobStatus, SQLiteStore
 
 
 def note(mid: str = "m1", ws: str = "w", channel: str = "c") -> AudioNote:
@@ -17,16 +17,16 @@ def note(mid: str = "m1", ws: str = "w", channel: str = "c") -> AudioNote:
 
 @pytest.fixture
 async def store(tmp_path):
-    s = await Store.open(tmp_path / "v.db")
+    s = await SQLiteStore.open(tmp_path / "v.db")
     yield s
     await s.close()
 
 
 async def test_migrations_set_version_and_reopen(tmp_path):
     path = tmp_path / "v.db"
-    s = await Store.open(path)
+    s = await SQLiteStore.open(path)
     await s.close()
-    s = await Store.open(path)  # second open applies nothing and keeps data
+    s = await SQLiteStore.open(path)  # second open applies nothing and keeps data
     await s.close()
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
@@ -89,12 +89,12 @@ async def test_lease_skips_other_platforms_and_full_workspaces(store):
 
 async def test_reply_ref_survives_reopen(tmp_path):
     path = tmp_path / "v.db"
-    s = await Store.open(path)
+    s = await SQLiteStore.open(path)
     await s.add_job(note())
     ref = MessageRef(platform=Platform.slack, channel_id="c", message_id="171.1", thread_id="170.0")
     await s.set_reply(note().idempotency_key, ref)
     await s.close()
-    s = await Store.open(path)
+    s = await SQLiteStore.open(path)
     job = await s.lease_job(60, [Platform.slack])
     assert job is not None and job.reply_ref == ref
     await s.finish_job(job.key, JobStatus.done)

@@ -15,7 +15,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.base import ChatPlatform
+from bot.platform import ChatPlatform
 from adapters.slack.admins import SlackAdmins
 from adapters.slack.dedup import SeenEvents
 from adapters.slack.mrkdwn import to_mrkdwn

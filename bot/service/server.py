@@ -31,7 +31,7 @@ from bot.service.files_api import router as files_router
 from bot.service.limits import Limiter, QueueFull
 from bot.service.state import Service, engine_model_id, service_of
 from bot.service.transcriptions import router as transcriptions_router
-from bot.transcriber import Transcriber
+from bot.engine.transcriber import Transcriber
 
 log = logging.getLogger("voxnote.service")
 # Multipart framing and text fields around the audio part.
@@ -192,7 +192,7 @@ def is_loopback(host: str) -> bool:
 
 def build_engine(settings: Settings) -> Transcriber:
     """The local engine with its speaker model loaded up front: a shared service pays that once, at start."""
-    from bot.local_engine import LocalTranscriber
+    from bot.engine.local import LocalTranscriber
 
     engine = LocalTranscriber.from_settings(settings)
     engine.speaker_model()

@@ -11,7 +11,7 @@ from bot.service.catalog import ModelCatalog
 from bot.service.fetch import Fetcher
 from bot.service.files import FileStore
 from bot.service.limits import Limiter
-from bot.transcriber import Transcriber
+from bot.engine.transcriber import Transcriber
 
 
 @dataclass

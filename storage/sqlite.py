@@ -1,4 +1,4 @@
-"""SQLite persistence: channel settings, the durable job queue and transcripts.
+"""The SQLite store (aiosqlite): the embedded default, one file, no set-up.
 
 One aiosqlite connection owns the file; aiosqlite runs every statement on its own thread in order, so
 each method below is atomic with respect to the others."""
@@ -6,54 +6,24 @@ each method below is atomic with respect to the others."""
 from __future__ import annotations
 
 import time
-from enum import StrEnum
 from pathlib import Path
 
 import aiosqlite
-from pydantic import BaseModel
 
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript
+from storage.base import Store
 from storage.migrations import migrate
+from storage.models import Job, JobStatus, StoredTranscript
 
 
-class JobStatus(StrEnum):
-    queued = "queued"
-    running = "running"
-    done = "done"
-    failed = "failed"
-
-
-class Job(BaseModel):
-    id: int
-    key: str
-    note: AudioNote
-    on_demand: bool
-    status: JobStatus
-    attempts: int
-    reply_ref: MessageRef | None = None
-    error: str | None = None
-    next_attempt_at: float = 0.0
-    reply_pending: bool = False
-
-
-class StoredTranscript(BaseModel):
-    job_key: str
-    platform: Platform
-    channel_id: str
-    thread_id: str | None
-    message_id: str
-    transcript: Transcript
-    created_at: float
-
-
-class Store:
-    """Open with `await Store.open(path)`; close with `await store.close()`."""
+class SQLiteStore(Store):
+    """The embedded default. Open with `await SQLiteStore.open(path)`; close with `await store.close()`."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
+    async def open(cls, path: str | Path) -> SQLiteStore:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(str(path), isolation_level=None)

@@ -7,7 +7,7 @@ import logging
 from bot.config import Settings
 from bot.models import Platform, Transcript
 from bot.summary import ChatClient, render_discord, render_plain, render_slack, summarize, wants_summary
-from storage.store import Store
+from storage import Store
 
 log = logging.getLogger(__name__)
 

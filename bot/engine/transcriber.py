@@ -1,14 +1,13 @@
-"""The seam between the bot and whatever turns audio into text."""
+"""The seam between the bot and whatever turns audio into text. Imports no implementation: the factory
+(`bot.engine.factory`) picks one from the settings."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from bot.errors import StreamInterrupted
 from bot.models import DoneEvent, Transcript, TranscriptionEvent, TranscriptionRequest
-
-if TYPE_CHECKING:
-    from bot.config import Settings
 
 
 @runtime_checkable
@@ -30,17 +29,4 @@ async def complete_from_stream(events: AsyncIterator[TranscriptionEvent]) -> Tra
     async for event in events:
         if isinstance(event, DoneEvent):
             return event.transcript()
-    from bot.errors import StreamInterrupted
-
     raise StreamInterrupted("stream ended without transcription.done")
-
-
-def make_transcriber(settings: Settings) -> Transcriber:
-    """Build the transcriber the configuration asks for: the embedded engine unless a URL is set."""
-    if settings.transcriber == "mistral":
-        from bot.mistral_client import MistralTranscriber
-
-        return MistralTranscriber.from_settings(settings)
-    from bot.local_engine import LocalTranscriber
-
-    return LocalTranscriber.from_settings(settings)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.audio import SAMPLE_RATE, DecodedAudio, load_audio
+from bot.engine.audio import SAMPLE_RATE, DecodedAudio, load_audio
 from bot.config import Settings
 from bot.errors import NoSpeech, TranscriptionRejected, VoxnoteError
-from bot.model_files import model_id_for, resolve_model
+from bot.engine.model_files import model_id_for, resolve_model
 from bot.models import (
     DoneEvent,
     LanguageEvent,
@@ -32,7 +32,7 @@ from bot.models import (
     TranscriptionRequest,
     Usage,
 )
-from bot.transcriber import complete_from_stream
+from bot.engine.transcriber import complete_from_stream
 
 if TYPE_CHECKING:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -166,7 +166,7 @@ class LocalTranscriber:
             if self.diarizer is None and not self._speakers_tried:
                 self._speakers_tried = True
                 try:
-                    from bot.diarize import Diarizer as SpeakerModel
+                    from bot.engine.diarize import Diarizer as SpeakerModel
 
                     self.diarizer = SpeakerModel.load().assign
                     log.info("speaker model loaded: diarize=true labels speakers")

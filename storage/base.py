@@ -1,0 +1,115 @@
+"""The `Store` interface: what the bot keeps (channel settings, the durable job queue, transcripts).
+
+Every backend implements it: `SQLiteStore` (the embedded default), and a PostgreSQL store for several
+replicas. Each method is atomic on its own; the queue's guarantees (a job is leased by one worker at a
+time, an expired lease makes it ready again, the idempotency key makes a note one job) hold on every backend."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript
+from storage.models import Job, JobStatus, StoredTranscript
+
+
+class Store(ABC):
+    """A store; open it with its backend's `open`, close it with `close`."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release the connection(s); the store is unusable afterwards."""
+
+    @abstractmethod
+    async def get_settings(self, platform: Platform, workspace_id: str, channel_id: str) -> ChannelSettings:
+        """The channel's settings (defaults when none were saved)."""
+
+    @abstractmethod
+    async def set_settings(
+        self, platform: Platform, workspace_id: str, channel_id: str, settings: ChannelSettings, by: str = ""
+    ) -> None:
+        """Save the channel's settings, recording who changed them."""
+
+    @abstractmethod
+    async def reset_settings(self, platform: Platform, workspace_id: str, channel_id: str) -> None:
+        """Back to the defaults."""
+
+    @abstractmethod
+    async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
+        """Store a job for the note; False when a job with the same idempotency key already exists."""
+
+    @abstractmethod
+    async def revive_job(self, key: str) -> bool:
+        """Queue a failed job again with a fresh attempt budget (a person asked to retry it)."""
+
+    @abstractmethod
+    async def lease_job(
+        self, lease_s: float, platforms: list[Platform], exclude_workspaces: list[str] | None = None
+    ) -> Job | None:
+        """Take the oldest ready job (queued and due, or running with an expired lease) for one of `platforms`."""
+
+    @abstractmethod
+    async def renew_lease(self, key: str, lease_s: float) -> None:
+        """Extend a running job's lease (its worker is alive)."""
+
+    @abstractmethod
+    async def extras_posted(self, key: str) -> bool:
+        """True once the note's continuations, files and summary were posted."""
+
+    @abstractmethod
+    async def mark_extras_posted(self, key: str) -> None:
+        """Record that the note's continuations, files and summary are posted."""
+
+    @abstractmethod
+    async def mark_reply_pending(self, key: str) -> None:
+        """Record that a reply is about to be posted (a crash before `set_reply` is then detectable)."""
+
+    @abstractmethod
+    async def set_reply(self, key: str, ref: MessageRef) -> None:
+        """Store the id of the note's reply."""
+
+    @abstractmethod
+    async def finish_job(self, key: str, status: JobStatus, error: str | None = None) -> None:
+        """End a job as done or failed."""
+
+    @abstractmethod
+    async def requeue_job(self, key: str, next_attempt_at: float, error: str | None = None,
+                          count_attempt: bool = True) -> None:
+        """Put a job back in the queue; `count_attempt=False` gives back the attempt (shutdown, not a failure)."""
+
+    @abstractmethod
+    async def get_job(self, key: str) -> Job | None:
+        """The job with this idempotency key, if any."""
+
+    @abstractmethod
+    async def job_counts(self) -> dict[str, int]:
+        """How many jobs are in each status (health and metrics)."""
+
+    @abstractmethod
+    async def pending_jobs(self, due_only: bool = True) -> int:
+        """Jobs still to do: running, or queued (and due, unless `due_only` is False)."""
+
+    @abstractmethod
+    async def queued_ahead(self, key: str) -> tuple[int, int]:
+        """Queued jobs ahead of this one: on its platform, and in its workspace."""
+
+    @abstractmethod
+    async def save_transcript(self, note: AudioNote, transcript: Transcript) -> None:
+        """Store (or replace) the note's transcript."""
+
+    @abstractmethod
+    async def thread_transcripts(
+        self, platform: Platform, workspace_id: str, channel_id: str, thread_id: str | None
+    ) -> list[StoredTranscript]:
+        """Transcripts of one thread (or a whole channel when `thread_id` is None), oldest first."""
+
+    @abstractmethod
+    async def get_transcript(self, key: str) -> Transcript | None:
+        """The note's stored transcript, if any (a job that runs again reuses it)."""
+
+    @abstractmethod
+    async def purge_transcripts(self, older_than_days: float) -> int:
+        """Delete transcripts older than the retention; returns how many."""
+
+    @abstractmethod
+    async def forget_channel(self, platform: Platform, workspace_id: str, channel_id: str) -> int:
+        """Delete every transcript of a channel (`/voxnote forget`); returns how many."""

@@ -1,0 +1,39 @@
+"""Value types the stores hand out: a job of the durable queue, a stored transcript."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from bot.models import AudioNote, MessageRef, Platform, Transcript
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class Job(BaseModel):
+    id: int
+    key: str
+    note: AudioNote
+    on_demand: bool
+    status: JobStatus
+    attempts: int
+    reply_ref: MessageRef | None = None
+    error: str | None = None
+    next_attempt_at: float = 0.0
+    reply_pending: bool = False
+
+
+class StoredTranscript(BaseModel):
+    job_key: str
+    platform: Platform
+    channel_id: str
+    thread_id: str | None
+    message_id: str
+    transcript: Transcript
+    created_at: float
