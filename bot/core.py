@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -32,6 +33,11 @@ POLL_SECONDS = 1.0
 RETRY_BASE_SECONDS = 20.0
 RETRY_MAX_SECONDS = 15 * 60.0
 PURGE_EVERY_SECONDS = 3600.0
+#: A note whose lease was lost this many times (the process died while on it) is given up: it may be
+#: the note that kills the process. Lost leases are not failures of the note, so they spend no attempt.
+MAX_LOST_LEASES = 10
+#: How long `stop` waits for idle workers to leave `lease_job` and give back what they got.
+WORKER_EXIT_SECONDS = 10.0
 FINAL_ERRORS = (AudioError, FetchFailed, TranscriptionRejected)
 
 
@@ -51,7 +57,8 @@ class Voxnote:
         self.pipeline = NotePipeline(settings, store, transcriber, self.summaries)
         self.platforms: dict[Platform, ChatPlatform] = {}
         self._wake = asyncio.Event()
-        self._workers: list[asyncio.Task[None]] = []
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._retention: asyncio.Task[None] | None = None
         self._placeholders: dict[str, asyncio.Task[None]] = {}
         self._running: Counter[str] = Counter()
         self._running_tasks: dict[str, asyncio.Task[None]] = {}
@@ -68,10 +75,26 @@ class Voxnote:
 
     async def start(self) -> None:
         self._stopping = False
-        self._workers = [
-            asyncio.create_task(self._worker(i), name=f"voxnote-worker-{i}") for i in range(self.settings.jobs_concurrency)
-        ]
-        self._workers.append(asyncio.create_task(self._purge_loop(), name="voxnote-retention"))
+        for i in range(self.settings.jobs_concurrency):
+            self._spawn_worker(i)
+        self._retention = asyncio.create_task(self._purge_loop(), name="voxnote-retention")
+
+    @property
+    def live_workers(self) -> int:
+        """Workers able to take a job now (`/healthz` fails when none is)."""
+        return sum(not w.done() for w in self._workers.values())
+
+    def _spawn_worker(self, index: int) -> None:
+        task = asyncio.create_task(self._worker(index), name=f"voxnote-worker-{index}")
+        task.add_done_callback(functools.partial(self._worker_ended, index))
+        self._workers[index] = task
+
+    def _worker_ended(self, index: int, task: asyncio.Task[None]) -> None:
+        """Supervision: a worker that died of anything but a stop is replaced at once."""
+        if self._stopping or task.cancelled() or self._workers.get(index) is not task:
+            return
+        log.error("worker %d died; starting a new one", index, exc_info=task.exception())
+        self._spawn_worker(index)
 
     async def stop(self, grace: float = 30.0) -> None:
         """Take no new work, let running jobs finish within `grace`, requeue the rest for next start.
@@ -87,10 +110,18 @@ class Voxnote:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, *self._placeholders.values(), return_exceptions=True)
-        self._workers = []
+        # Idle workers leave on their own: one that was inside `lease_job` gives its job back rather
+        # than start it after the store and engine are closed.
+        workers = list(self._workers.values())
+        if workers:
+            _, stuck = await asyncio.wait(workers, timeout=WORKER_EXIT_SECONDS)
+            for worker in stuck:
+                worker.cancel()
+        if self._retention is not None:
+            self._retention.cancel()
+        await asyncio.gather(*workers, self._retention or asyncio.sleep(0), *self._placeholders.values(),
+                             return_exceptions=True)
+        self._workers = {}
         await self.summaries.aclose()
 
     # --- notes ------------------------------------------------------------------------------------
@@ -187,9 +218,13 @@ class Voxnote:
             except Exception:
                 log.exception("leasing a job failed")
             if job is None:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                if not self._stopping:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                 continue
+            if self._stopping:
+                await self.store.requeue_job(job.key, time.time(), "interrupted by shutdown", count_attempt=False)
+                return
             ws = job.note.workspace_id
             self._running[ws] += 1
             task = asyncio.create_task(self._run_job(job))
@@ -199,6 +234,10 @@ class Voxnote:
             except asyncio.CancelledError:
                 if not task.done():
                     raise
+            except Exception:
+                # The job's own error handling failed (a store error while recording the outcome): the
+                # worker lives on, and the job runs again once its lease expires.
+                log.exception("job %s: recording its outcome failed; it runs again after its lease", job.key)
             finally:
                 self._running[ws] -= 1
                 if self._running[ws] <= 0:
@@ -227,6 +266,11 @@ class Voxnote:
         lease = asyncio.create_task(self._keep_lease(job.key))
         reply: MessageRef | None = None
         try:
+            if job.lost_leases >= MAX_LOST_LEASES:
+                reason = f"the bot stopped {job.lost_leases} times while transcribing it"
+                await self._fail(job, platform, job.reply_ref, f":warning: Couldn't transcribe this note: {reason}. "
+                                 f"{RETRY_HINT}", reason)
+                return
             reply = await self._reply_for(job, platform)
             if job.key in self._queued_notices:
                 self._queued_notices.discard(job.key)
@@ -249,14 +293,16 @@ class Voxnote:
         if not isinstance(exc, TranscriptionUnavailable):
             log.exception("job %s failed unexpectedly", job.key, exc_info=exc)
         reason = str(exc) if isinstance(exc, TranscriptionUnavailable) else "internal error"
-        if job.attempts >= self.settings.max_attempts:
+        # `attempts` counts the failures before this one: lost leases (crashes) are not the note's fault.
+        tries = job.attempts + 1
+        if tries >= self.settings.max_attempts:
             await self._fail(
                 job, platform, reply,
-                f":warning: Couldn't transcribe this note: {reason}. Gave up after {job.attempts} tries. {RETRY_HINT}",
+                f":warning: Couldn't transcribe this note: {reason}. Gave up after {tries} tries. {RETRY_HINT}",
                 reason,
             )
             return
-        delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (job.attempts - 1)) * random.uniform(0.8, 1.2)
+        delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (tries - 1)) * random.uniform(0.8, 1.2)
         if isinstance(exc, TranscriptionUnavailable) and exc.retry_after:
             delay = max(delay, exc.retry_after)
         at = time.time() + delay

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -10,6 +12,7 @@ from storage import Store
 
 log = logging.getLogger(__name__)
 STORE_KEY: web.AppKey[Store] = web.AppKey("store")
+WORKERS_KEY: web.AppKey[Callable[[], int] | None] = web.AppKey("workers")
 
 REGISTRY = CollectorRegistry()
 JOBS_FINISHED = Counter("voxnote_jobs_finished", "Notes finished, by outcome", ["outcome"], registry=REGISTRY)
@@ -26,9 +29,18 @@ JOB_SECONDS = Histogram(
 
 
 async def _healthz(request: web.Request) -> web.Response:
+    """200 while job workers run and the store answers; 503 otherwise (an orchestrator restarts us)."""
     store: Store = request.app[STORE_KEY]
-    counts = await store.job_counts()
-    return web.json_response({"status": "ok", "jobs": counts})
+    workers = request.app[WORKERS_KEY]
+    live = workers() if workers is not None else None
+    try:
+        counts = await store.job_counts()
+    except Exception as exc:
+        log.warning("health check: the store failed: %s", exc)
+        return web.json_response({"status": "failing", "workers": live, "error": "store unavailable"}, status=503)
+    ok = live is None or live > 0
+    return web.json_response({"status": "ok" if ok else "failing", "workers": live, "jobs": counts},
+                             status=200 if ok else 503)
 
 
 async def _metrics(request: web.Request) -> web.Response:
@@ -39,9 +51,13 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def start_health_server(store: Store, host: str, port: int) -> web.AppRunner:
+async def start_health_server(
+    store: Store, host: str, port: int, workers: Callable[[], int] | None = None
+) -> web.AppRunner:
+    """Serve `/healthz` (live `workers()`, job counts) and `/metrics` until the runner is cleaned up."""
     app = web.Application()
     app[STORE_KEY] = store
+    app[WORKERS_KEY] = workers
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     runner = web.AppRunner(app, access_log=None)

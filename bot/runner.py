@@ -54,7 +54,9 @@ async def run_bot(settings: Settings) -> int:
         if settings.health_port is not None:
             from bot.metrics import start_health_server
 
-            health = await start_health_server(store, settings.health_host, settings.health_port)
+            health = await start_health_server(
+                store, settings.health_host, settings.health_port, workers=lambda: core.live_workers
+            )
             stack.push_async_callback(health.cleanup)
         return await _run_adapters(settings, core, platforms)
 

@@ -74,7 +74,7 @@ class Store(ABC):
     @abstractmethod
     async def requeue_job(self, key: str, next_attempt_at: float, error: str | None = None,
                           count_attempt: bool = True) -> None:
-        """Put a job back in the queue; `count_attempt=False` gives back the attempt (shutdown, not a failure)."""
+        """Put a job back in the queue; `count_attempt` records a failure (False: a shutdown, not a failure)."""
 
     @abstractmethod
     async def get_job(self, key: str) -> Job | None:

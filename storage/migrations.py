@@ -56,6 +56,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN extras_posted INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: `attempts` counts the note's failures only; a lease lost to a crash is counted here instead.
+    """
+    ALTER TABLE jobs ADD COLUMN lost_leases INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

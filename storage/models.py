@@ -22,11 +22,14 @@ class Job(BaseModel):
     note: AudioNote
     on_demand: bool
     status: JobStatus
+    #: Failures so far (a lost lease is not one).
     attempts: int
     reply_ref: MessageRef | None = None
     error: str | None = None
     next_attempt_at: float = 0.0
     reply_pending: bool = False
+    #: Times the job was taken over after its lease expired (the process on it died).
+    lost_leases: int = 0
 
 
 class StoredTranscript(BaseModel):

@@ -78,7 +78,7 @@ class SQLiteStore(Store):
     async def revive_job(self, key: str) -> bool:
         """Queue a failed job again with a fresh attempt budget (a person asked to retry it)."""
         cur = await self._db.execute(
-            "UPDATE jobs SET status='queued', attempts=0, next_attempt_at=0, error=NULL, updated_at=?"
+            "UPDATE jobs SET status='queued', attempts=0, lost_leases=0, next_attempt_at=0, error=NULL, updated_at=?"
             " WHERE key=? AND status='failed'",
             (time.time(), key),
         )
@@ -95,7 +95,10 @@ class SQLiteStore(Store):
         excl = exclude_workspaces or []
         excl_sql = f" AND workspace_id NOT IN ({','.join('?' * len(excl))})" if excl else ""
         async with self._db.execute(
-            "UPDATE jobs SET status='running', lease_until=?, attempts=attempts+1, updated_at=?"
+            # A job taken while still 'running' lost its lease: its process died. That is counted apart
+            # from `attempts` (the note's own failures, counted by `requeue_job`).
+            "UPDATE jobs SET lost_leases = lost_leases + (status='running'), status='running', lease_until=?,"
+            " updated_at=?"
             " WHERE id = (SELECT id FROM jobs WHERE platform IN (" + plats + ")" + excl_sql +
             " AND ((status='queued' AND next_attempt_at<=?) OR (status='running' AND lease_until<?))"
             " ORDER BY next_attempt_at, id LIMIT 1) RETURNING *",
@@ -133,11 +136,11 @@ class SQLiteStore(Store):
 
     async def requeue_job(self, key: str, next_attempt_at: float, error: str | None = None,
                           count_attempt: bool = True) -> None:
-        """Put a job back in the queue; `count_attempt=False` gives back the attempt (shutdown, not a failure)."""
+        """Put a job back in the queue; `count_attempt` records a failure (False: a shutdown, not a failure)."""
         await self._db.execute(
             "UPDATE jobs SET status='queued', next_attempt_at=?, error=?, lease_until=NULL, updated_at=?,"
-            " attempts = attempts - ? WHERE key=?",
-            (next_attempt_at, error, time.time(), 0 if count_attempt else 1, key),
+            " attempts = attempts + ? WHERE key=?",
+            (next_attempt_at, error, time.time(), 1 if count_attempt else 0, key),
         )
 
     async def get_job(self, key: str) -> Job | None:
@@ -183,6 +186,7 @@ class SQLiteStore(Store):
             error=row["error"],
             next_attempt_at=row["next_attempt_at"],
             reply_pending=bool(row["reply_pending"]),
+            lost_leases=row["lost_leases"],
         )
 
     # --- transcripts ------------------------------------------------------------------------------

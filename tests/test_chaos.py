@@ -52,8 +52,7 @@ class Bot:
             "VOXNOTE_JOBS_CONCURRENCY": "4",
             "VOXNOTE_JOBS_PER_WORKSPACE": "4",
             "VOXNOTE_LEASE_SECONDS": "2",
-            # Crashes are not the notes' fault; a generous budget keeps them from giving up.
-            "VOXNOTE_MAX_ATTEMPTS": "20",
+            # The default attempt budget: crashes are not the notes' fault and spend none of it.
             "VOXNOTE_LOG_LEVEL": "INFO",
         }
         self.log = log

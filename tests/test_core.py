@@ -128,31 +128,6 @@ async def test_unavailable_service_is_retried_then_reported(settings, store, mon
     assert len(platform.of("post_reply")) == 1
 
 
-async def test_restart_resumes_and_edits_the_same_reply(settings, store):
-    """A job leased by a process that died resumes after its lease expires, in the reply it posted."""
-    platform = RecordingPlatform()
-    note = platform.note(b"a")
-    settings.lease_seconds = 0.2
-    slow = ScriptedTranscriber(SEGMENTS, delay=10)
-    core = Voxnote(settings, store, slow)
-    await core.start()
-    await core.submit(note, platform)
-    await asyncio.sleep(0.3)  # placeholder posted, transcription under way
-    for w in core._workers:  # a crash: tasks vanish without any cleanup
-        w.cancel()
-    for task in list(core._running_tasks.values()):
-        task.cancel()
-    await asyncio.sleep(0.05)
-    await store.requeue_job(note.idempotency_key, 0, "crash simulated")
-    core2 = Voxnote(settings, store, ScriptedTranscriber(SEGMENTS[:2], delay=0))
-    core2.register(platform, Platform.console)
-    await core2.start()
-    await core2.wait_idle()
-    await core2.stop()
-    assert len(platform.of("post_reply")) == 1
-    assert platform.calls[-1].text == "Part 0 of the note. Part 1 of the note."
-
-
 async def test_long_note_gets_a_summary_in_the_thread(settings, store):
     await store.set_settings(Platform.console, "w", "c", ChannelSettings(summary_threshold_s=3))
     platform = RecordingPlatform()

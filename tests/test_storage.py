@@ -56,14 +56,14 @@ async def test_lease_order_expiry_and_requeue(store):
     await store.add_job(note("m1"))
     await store.add_job(note("m2"))
     job = await store.lease_job(60, [Platform.slack])
-    assert job is not None and job.note.message_id == "m1" and job.attempts == 1
+    assert job is not None and job.note.message_id == "m1" and job.attempts == 0 and job.lost_leases == 0
     assert job.status == JobStatus.running
     assert await store.queued_ahead(note("m2").idempotency_key) == (0, 0)  # m1 is running, not queued
-    # An expired lease (a crashed worker) makes the job available again, with the attempt counted.
+    # An expired lease (a crashed worker) makes the job available again: a lost lease, not a failed attempt.
     crashed = await store.lease_job(-1, [Platform.slack])
     assert crashed is not None and crashed.note.message_id == "m2"
     again = await store.lease_job(60, [Platform.slack])
-    assert again is not None and again.note.message_id == "m2" and again.attempts == 2
+    assert again is not None and again.note.message_id == "m2" and again.attempts == 0 and again.lost_leases == 1
     assert await store.lease_job(60, [Platform.slack]) is None
     await store.requeue_job(job.key, time.time() + 3600, "down")
     assert await store.lease_job(60, [Platform.slack]) is None  # not due yet
