@@ -17,7 +17,7 @@ from datetime import datetime
 from bot.platform import ChatPlatform
 from bot.commands import CommandContext, run_command
 from bot.config import Settings
-from bot.errors import AudioError, CommandError, FetchFailed, NotAllowed, TranscriptionRejected, TranscriptionUnavailable
+from bot.errors import AudioError, CommandError, FetchFailed, NotAllowed, Temporary, TranscriptionRejected
 from bot.metrics import JOBS_FINISHED, JOBS_RETRIED
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform
 from bot.pipeline import PLACEHOLDER, NotePipeline
@@ -290,9 +290,9 @@ class Voxnote:
             lease.cancel()
 
     async def _retry_or_fail(self, job: Job, platform: ChatPlatform, reply: MessageRef | None, exc: Exception) -> None:
-        if not isinstance(exc, TranscriptionUnavailable):
+        if not isinstance(exc, Temporary):
             log.exception("job %s failed unexpectedly", job.key, exc_info=exc)
-        reason = str(exc) if isinstance(exc, TranscriptionUnavailable) else "internal error"
+        reason = str(exc) if isinstance(exc, Temporary) else "internal error"
         # `attempts` counts the failures before this one: lost leases (crashes) are not the note's fault.
         tries = job.attempts + 1
         if tries >= self.settings.max_attempts:
@@ -303,7 +303,7 @@ class Voxnote:
             )
             return
         delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (tries - 1)) * random.uniform(0.8, 1.2)
-        if isinstance(exc, TranscriptionUnavailable) and exc.retry_after:
+        if isinstance(exc, Temporary) and exc.retry_after:
             delay = max(delay, exc.retry_after)
         at = time.time() + delay
         await self.store.requeue_job(job.key, at, reason)

@@ -44,10 +44,28 @@ class AudioTooLong(AudioError):
     user_message = "the recording is too long"
 
 
+class Temporary(VoxnoteError):
+    """A failure worth retrying later (the job queue reschedules it); `retry_after` is the earliest
+    time the other side allows, in seconds, when it said."""
+
+    retry_after: float | None = None
+
+
 class FetchFailed(VoxnoteError):
-    """The bot could not get the audio bytes from the platform (permissions, expired URL...)."""
+    """The bot cannot get the audio bytes from the platform (permissions, deleted file, expired URL
+    after a refresh): final."""
 
     user_message = "couldn't download the audio"
+
+
+class FetchUnavailable(Temporary):
+    """The platform's file server failed for now (5XX, 429, a timeout, a reset): retried later."""
+
+    user_message = "couldn't download the audio yet"
+
+    def __init__(self, detail: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class TranscriptionError(VoxnoteError):
@@ -61,7 +79,7 @@ class TranscriptionError(VoxnoteError):
         self.body = body
 
 
-class TranscriptionUnavailable(TranscriptionError):
+class TranscriptionUnavailable(TranscriptionError, Temporary):
     """Connect errors, timeouts, 429 and 5XX after the retry budget: worth retrying later."""
 
     user_message = "the transcription service is unavailable"

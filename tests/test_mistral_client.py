@@ -230,12 +230,16 @@ async def test_retry_after_as_an_http_date(client, fake_mistral):
     assert len(fake_mistral.requests) == 2
 
 
-async def test_long_retry_after_is_capped(fake_mistral):
+async def test_a_retry_after_longer_than_the_client_sleeps_goes_to_the_job_queue(fake_mistral):
+    """Never resend before the server allows: a wait past `max_retry_after_s` is the job queue's to
+    schedule (the error carries it), not a shorter sleep and an early retry."""
     fake_mistral.reply_error(429, retry_after=3600)
     policy = RetryPolicy(max_retries=2, base_delay_s=0.001, max_retry_after_s=0.01, budget_s=1)
     async with MistralTranscriber(fake_mistral.url, retry=policy) as t:
-        await t.complete(file_request())
-    assert len(fake_mistral.requests) == 2
+        with pytest.raises(TranscriptionUnavailable) as err:
+            await t.complete(file_request())
+    assert err.value.retry_after == 3600
+    assert len(fake_mistral.requests) == 1
 
 
 async def test_retry_after_beyond_the_budget_gives_up_at_once(fake_mistral):
@@ -386,7 +390,9 @@ def test_backoff_grows_with_jitter_and_respects_limits():
     for retry, ceiling in [(0, 1), (1, 2), (2, 4), (5, 4)]:
         assert all(ceiling / 2 <= policy.delay(retry) <= ceiling for _ in range(50))
     assert policy.delay(0, retry_after=3) == 3
-    assert policy.delay(0, retry_after=99) == 10
+    # The server's word is never shortened; a wait past max_retry_after_s ends the call instead.
+    assert RetryState(policy).next_delay(retry_after=10) == 10
+    assert RetryState(policy).next_delay(retry_after=99) is None
     state = RetryState(RetryPolicy(max_retries=2, base_delay_s=0.1, budget_s=100))
     assert state.next_delay() is not None and state.next_delay() is not None
     assert state.next_delay() is None and state.attempts == 3

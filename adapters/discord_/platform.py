@@ -12,8 +12,9 @@ from typing import TypeVar
 import discord
 import httpx
 
-from bot.errors import AudioTooLarge, FetchFailed
+from bot.errors import AudioTooLarge, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
+from bot.retry import is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -196,15 +197,27 @@ class DiscordPlatform:
             raise FetchFailed("the voice note was deleted") from None
         except discord.Forbidden:
             raise FetchFailed("the bot may not read this channel's message history") from None
+        except discord.DiscordServerError as exc:
+            raise FetchUnavailable(f"Discord could not fetch the message ({exc.status})") from None
         for attachment in message.attachments:
             if str(attachment.id) == note.attachment_id:
                 return attachment.url
         raise FetchFailed("the audio attachment was removed from the message")
 
     async def _download(self, url: str, filename: str, max_bytes: int) -> bytes:
+        try:
+            return await self._read(url, filename, max_bytes)
+        except httpx.TransportError as exc:
+            # Timeouts, resets, refused connections: the CDN may well answer next time.
+            raise FetchUnavailable(f"the download from Discord's CDN failed ({type(exc).__name__})") from exc
+
+    async def _read(self, url: str, filename: str, max_bytes: int) -> bytes:
         async with self._http.stream("GET", url) as response:
             if response.status_code in EXPIRED_STATUSES:
                 raise _LinkExpired(f"HTTP {response.status_code}")
+            if is_retryable_status(response.status_code):
+                raise FetchUnavailable(f"the Discord CDN answered HTTP {response.status_code}",
+                                       retry_after=parse_retry_after(response.headers))
             if response.status_code != 200:
                 raise FetchFailed(f"the Discord CDN answered HTTP {response.status_code}")
             length = response.headers.get("Content-Length")

@@ -12,8 +12,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile
-from bot.errors import AudioTooLarge, FetchFailed
+from bot.errors import AudioTooLarge, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
+from bot.retry import is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ DOWNLOAD_CHUNK = 64 * 1024
 REPLY_EVENT = "voxnote_reply"
 # The reply follows its note closely; a look-up page of this size finds it in a busy thread too.
 REPLIES_LOOKUP = 50
+# files.info errors that say the file will never be readable; any other error is worth a retry.
+FILE_GONE_ERRORS = frozenset({"file_not_found", "file_deleted", "not_authed", "invalid_auth", "missing_scope",
+                              "not_allowed_token_type", "access_denied", "token_revoked", "account_inactive"})
 
 
 class SlackPlatform:
@@ -123,7 +127,13 @@ class SlackPlatform:
         try:
             info = await self.client.files_info(file=note.attachment_id)
         except SlackApiError as e:
-            raise FetchFailed(f"Slack couldn't find the file ({e.response.get('error')})") from e
+            error = str(e.response.get("error"))
+            if error in FILE_GONE_ERRORS:
+                raise FetchFailed(f"Slack couldn't find the file ({error})") from e
+            retry_after = parse_retry_after(e.response.headers) if e.response.headers else None
+            raise FetchUnavailable(f"Slack's files.info failed ({error})", retry_after=retry_after) from e
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise FetchUnavailable(f"Slack could not be reached ({type(e).__name__})") from e
         file = SlackFile.model_validate(info["file"])
         if file.size is not None and file.size > max_bytes:
             raise AudioTooLarge(_too_large(file.filename(), file.size, max_bytes))
@@ -139,6 +149,9 @@ class SlackPlatform:
             async with session.get(url, headers=headers) as resp:
                 if resp.status in (401, 403):
                     raise FetchFailed(f"Slack refused the download (HTTP {resp.status}): the bot can't access this file")
+                if is_retryable_status(resp.status):
+                    raise FetchUnavailable(f"Slack's file server answered HTTP {resp.status}",
+                                           retry_after=parse_retry_after(resp.headers))
                 if resp.status != 200:
                     raise FetchFailed(f"Slack answered HTTP {resp.status} to the download")
                 if resp.content_type == "text/html":
@@ -153,7 +166,8 @@ class SlackPlatform:
                         raise AudioTooLarge(f"the file is over the {max_bytes / 1e6:.0f} MB limit")
                 return bytes(data)
         except (aiohttp.ClientError, TimeoutError) as e:
-            raise FetchFailed(f"the download from Slack failed ({type(e).__name__})") from e
+            # Timeouts, resets, refused connections: the CDN may well answer next time.
+            raise FetchUnavailable(f"the download from Slack failed ({type(e).__name__})") from e
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
