@@ -10,8 +10,6 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -61,18 +59,20 @@ class SlackListeners:
         self.admins = admins
         self.seen = SeenEvents()
 
-    async def skip_redeliveries(
-        self, body: dict[str, Any], request: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]
-    ) -> BoltResponse:
-        """Ack and drop an event already received (Slack retry or Socket Mode redelivery)."""
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not self.seen.first_time(str(event_id)):
-            retry = (request.headers.get("x-slack-retry-num") or ["-"])[0]
-            log.info("skipping repeated delivery of %s (retry %s)", event_id, retry)
-            return BoltResponse(status=200, body="")
-        return await next()
+    async def _once(self, body: dict[str, Any], handle: Callable[[], Awaitable[None]]) -> None:
+        """Handle an event unless a delivery of it was already handled (Slack retry, Socket Mode
+        redelivery). It counts as handled only once `handle` returned, i.e. its notes are stored: a
+        failure leaves the event unacked and unmarked, so Slack's redelivery is handled for real."""
+        event_id = str(body.get("event_id") or "")
+        if not event_id:
+            await handle()
+        elif not await self.seen.handle_once(event_id, handle):
+            log.info("skipping repeated delivery of %s", event_id)
 
     async def on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await self._once(body, lambda: self._on_message(event, body))
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         message = SlackMessage.model_validate(event)
         if not message.from_person or not message.files:
             return
@@ -83,6 +83,9 @@ class SlackListeners:
             await self.core.submit(note, self.platform)
 
     async def on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await self._once(body, lambda: self._on_reaction(event, body))
+
+    async def _on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         item = event.get("item") or {}
         if event.get("reaction") not in TRIGGER_REACTIONS or item.get("type") != "message":
             return
@@ -177,7 +180,6 @@ def build_app(
     # and do their work in lazy listeners, so a slow summary never misses Slack's 3-second deadline.
     app = AsyncApp(client=client, signing_secret=signing_secret, name="voxnote", process_before_response=True)
     listeners = SlackListeners(core, platform, client, SlackAdmins(client, admins))
-    app.middleware(listeners.skip_redeliveries)
     app.event("message")(listeners.on_message)
     app.event("reaction_added")(listeners.on_reaction)
     app.message_shortcut(SHORTCUT_CALLBACK_ID)(ack=_ack, lazy=[listeners.on_shortcut])
