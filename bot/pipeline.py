@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from bot.platform import ChatPlatform
 from bot.engine.audio import human_size
@@ -94,14 +96,18 @@ class NotePipeline:
         rendered = render_final(transcript, chan, platform.max_message_chars, bold=bold_style(platform))
         await live.finish(rendered.messages[0])
         # Continuations, files and the summary are new messages, not edits: post them only once.
-        if not await self.store.extras_posted(key):
-            for extra in rendered.messages[1:]:
-                await platform.post_in_thread(reply, extra)
-            for filename, data in rendered.files:
-                await platform.upload(reply, filename, data, comment="Full transcript")
-            if self.summaries.wanted(transcript, chan.summary_threshold_s):
-                await self._post_summary(note, platform, reply, transcript)
-            await self.store.mark_extras_posted(key)
+        # Each is recorded as soon as it is posted, so a crash part-way reposts none of those before it.
+        extras: list[Callable[[], Awaitable[object]]] = [
+            *(functools.partial(platform.post_in_thread, reply, extra) for extra in rendered.messages[1:]),
+            *(functools.partial(platform.upload, reply, name, data, comment="Full transcript")
+              for name, data in rendered.files),
+        ]
+        if self.summaries.wanted(transcript, chan.summary_threshold_s):
+            extras.append(functools.partial(self._post_summary, note, platform, reply, transcript))
+        posted = await self.store.extras_posted(key)
+        for index in range(posted, len(extras)):
+            await extras[index]()
+            await self.store.mark_extras_posted(key, index + 1)
         if live.first_text_at is not None:
             FIRST_TEXT.observe(live.first_text_at - started)
         JOB_SECONDS.observe(time.monotonic() - started)

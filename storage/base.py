@@ -52,12 +52,12 @@ class Store(ABC):
         """Extend a running job's lease (its worker is alive)."""
 
     @abstractmethod
-    async def extras_posted(self, key: str) -> bool:
-        """True once the note's continuations, files and summary were posted."""
+    async def extras_posted(self, key: str) -> int:
+        """How many of the note's extras (continuations, files, summary, in that order) were posted."""
 
     @abstractmethod
-    async def mark_extras_posted(self, key: str) -> None:
-        """Record that the note's continuations, files and summary are posted."""
+    async def mark_extras_posted(self, key: str, count: int) -> None:
+        """Record that the first `count` extras of the note are posted (called after each one)."""
 
     @abstractmethod
     async def mark_reply_pending(self, key: str) -> None:

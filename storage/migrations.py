@@ -60,6 +60,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN lost_leases INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: extras are recorded one by one as they are posted (a crash part-way reposts none of them);
+    # `extras_posted` (all or nothing) is kept only to carry over what it recorded.
+    """
+    ALTER TABLE jobs ADD COLUMN extras_done INTEGER NOT NULL DEFAULT 0;
+    UPDATE jobs SET extras_done = 1000000 WHERE extras_posted = 1;
+    """,
 ]
 
 

@@ -112,13 +112,13 @@ class SQLiteStore(Store):
             "UPDATE jobs SET lease_until=? WHERE key=? AND status='running'", (time.time() + lease_s, key)
         )
 
-    async def extras_posted(self, key: str) -> bool:
-        async with self._db.execute("SELECT extras_posted FROM jobs WHERE key=?", (key,)) as cur:
+    async def extras_posted(self, key: str) -> int:
+        async with self._db.execute("SELECT extras_done FROM jobs WHERE key=?", (key,)) as cur:
             row = await cur.fetchone()
-        return bool(row and row[0])
+        return int(row[0]) if row else 0
 
-    async def mark_extras_posted(self, key: str) -> None:
-        await self._db.execute("UPDATE jobs SET extras_posted=1 WHERE key=?", (key,))
+    async def mark_extras_posted(self, key: str, count: int) -> None:
+        await self._db.execute("UPDATE jobs SET extras_done=? WHERE key=?", (count, key))
 
     async def mark_reply_pending(self, key: str) -> None:
         await self._db.execute("UPDATE jobs SET reply_pending=1 WHERE key=?", (key,))

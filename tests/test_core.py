@@ -229,3 +229,35 @@ async def test_rerun_after_a_crash_reuses_the_transcript_and_posts_extras_once(s
     assert len(t.requests) == 1  # not transcribed again
     assert [c.kind for c in platform.calls if c.kind in ("post_in_thread", "upload")] == posted
     assert (await store.get_job(note.idempotency_key)).status == JobStatus.done
+
+
+async def test_a_crash_part_way_through_the_extras_reposts_none_of_those_already_posted(settings, store, monkeypatch):
+    """Continuations, files and the summary are recorded one by one as they are posted."""
+    monkeypatch.setattr("bot.core.RETRY_BASE_SECONDS", 0.01)
+    platform = RecordingPlatform(max_message_chars=45)  # several continuation messages
+    real_post = platform.post_in_thread
+    calls = 0
+
+    async def post_in_thread(ref, text):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the process died here")
+        return await real_post(ref, text)
+
+    platform.post_in_thread = post_in_thread
+    note = platform.note(b"a")
+    t = ScriptedTranscriber(SEGMENTS, delay=0)
+    core = Voxnote(settings, store, t)
+    await core.start()
+    await core.submit(note, platform)
+    for _ in range(300):
+        job = await store.get_job(note.idempotency_key)
+        if job.status == JobStatus.done:
+            break
+        await asyncio.sleep(0.02)
+    await core.stop()
+    continuations = [c.text for c in platform.of("post_in_thread")]
+    assert len(continuations) == len(set(continuations)) >= 2  # each once, the first not reposted
+    uploads = [c.text for c in platform.of("upload")]  # the file names
+    assert uploads and len(uploads) == len(set(uploads)) and len(t.requests) == 1
