@@ -119,12 +119,19 @@ async def test_every_malformed_input_gets_its_own_message(tmp_path, strict_engin
 
     replies = {c.ref.thread_id: c.ref.message_id for c in platform.of("post_reply")}
     failures = []
+    by_kind: dict[str, set[str]] = {}
     for name, _, _, expected in [*CORPUS, ("oversized", "", b"", "too large")]:
         note = notes.get(name, big)
         final = platform.texts(replies[note.message_id])[-1]
         job = await store.get_job(note.idempotency_key)
-        if expected not in final.lower() or "traceback" in final.lower() or job.status != JobStatus.failed:
-            failures.append((name, final, job.status))
+        by_kind.setdefault(expected, set()).add(final.split(":", 2)[-1].strip())
+        # Final at once: one plain message, the job failed, never retried.
+        if expected not in final.lower() or "traceback" in final.lower() or job.status != JobStatus.failed \
+                or job.attempts != 0 or "will retry" in " ".join(platform.texts(replies[note.message_id])).lower():
+            failures.append((name, final, job.status, job.attempts))
     await store.close()
     assert not failures, failures
-    assert len(CORPUS) + 1 >= 20
+    assert len(platform.of("post_reply")) == len(CORPUS) + 1  # one reply per note, none doubled
+    # Its own message: no two kinds of bad input share a wording.
+    wordings = [w for ws in by_kind.values() for w in ws]
+    assert len(wordings) == len(set(wordings)), by_kind
