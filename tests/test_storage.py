@@ -113,3 +113,12 @@ async def test_transcripts_by_thread_purge_and_forget(store):
     assert await store.purge_transcripts(older_than_days=1) == 0
     assert await store.forget_channel(Platform.slack, "w", "c") == 2
     assert await store.purge_transcripts(older_than_days=-1) == 1
+
+
+async def test_commits_are_synced_so_an_acked_note_survives_power_loss(tmp_path):
+    """WAL with synchronous=NORMAL may lose the last commits on power loss; the insert that precedes an
+    event's ack must not be among them."""
+    s = await SQLiteStore.open(tmp_path / "v.db")
+    async with s._db.execute("PRAGMA synchronous") as cur:
+        assert (await cur.fetchone())[0] == 2  # FULL
+    await s.close()
