@@ -78,3 +78,28 @@ async def test_reply_posted_before_a_crash_is_found_not_posted_again(slack_harne
     assert found is not None and found.message_id == posted.message_id
     other = note.model_copy(update={"attachment_id": "F-other"})
     assert await platform.find_reply(other) is None
+
+
+async def test_a_reply_lost_in_a_busy_thread_is_found_not_posted_twice(slack_harness, fake_slack: FakeSlack) -> None:
+    """A note deep in a busy thread; the run that posted its reply crashed before storing the reply's ts.
+    conversations.replies gives 15 messages a call: the next run must still find the reply."""
+    h = await slack_harness(ScriptedTranscriber([Segment(text="Found in the crowd.", start=0, end=1)], delay=0))
+    root = fake_slack.user_message(CHANNEL, text="planning thread")
+    for i in range(30):
+        fake_slack.user_message(CHANNEL, text=f"reply {i}", thread_ts=root["ts"])
+    msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(b"OggS")], thread_ts=root["ts"])
+    await h.deliver(fake_slack.event_callback(msg))
+    await fake_slack.wait_for(lambda: any(m["text"] == "Found in the crowd." for m in fake_slack.bot_messages(CHANNEL)))
+    await h.core.wait_idle()
+    for i in range(20):
+        fake_slack.user_message(CHANNEL, text=f"later {i}", thread_ts=root["ts"])
+    key = f"slack:{fake_slack.team_id}:{CHANNEL}:{msg['ts']}:{msg['files'][0]['id']}"
+    # The crash: the reply exists in Slack, but the store only knows a reply was being posted.
+    await h.store._db.execute(
+        "UPDATE jobs SET reply_ref=NULL, reply_pending=1, status='queued', next_attempt_at=0 WHERE key=?", (key,))
+    await h.store._db.execute("DELETE FROM transcripts WHERE job_key=?", (key,))
+    h.core._wake.set()
+    await fake_slack.wait_for(lambda: h.core._running_tasks, timeout=5)
+    await h.core.wait_idle()
+    assert len(fake_slack.bot_messages(CHANNEL, thread_ts=root["ts"])) == 1
+    assert all(int(c.args.get("limit", 15)) <= 15 for c in fake_slack.calls_to("conversations.replies"))

@@ -18,6 +18,7 @@ from adapters.slack.admins import SlackAdmins
 from adapters.slack.dedup import SeenEvents
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
+from adapters.slack.platform import REPLIES_PAGE
 from bot.core import CommandContext
 from bot.errors import VoxnoteError
 from bot.models import AudioNote, Platform
@@ -31,8 +32,6 @@ SHORTCUT_CALLBACK_ID = "voxnote_transcribe"
 SUMMARIZE_CALLBACK_ID = "voxnote_summarize"
 # Reacting with one of these on a voice note asks for a transcript (useful when auto is off).
 TRIGGER_REACTIONS = frozenset({"memo", "pencil"})
-# conversations.replies returns at most 15 messages per call for apps outside the Marketplace.
-REPLIES_LIMIT = 15
 
 NO_MEDIA = "There is no audio or video in this message to transcribe."
 SUBMITTED = "Transcribing: the text will appear in the message's thread."
@@ -163,7 +162,7 @@ class SlackListeners:
             found = await self.client.conversations_history(**window, limit=1)
             match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
             if match is None:
-                found = await self.client.conversations_replies(ts=ts, **window, limit=REPLIES_LIMIT)
+                found = await self.client.conversations_replies(ts=ts, **window, limit=REPLIES_PAGE)
                 match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
         except SlackApiError as e:
             log.warning("could not read message %s in %s: %s", ts, channel, e.response.get("error"))

@@ -27,8 +27,10 @@ MAX_MESSAGE_CHARS = 3_500
 MIN_EDIT_INTERVAL = 1.2
 DOWNLOAD_CHUNK = 64 * 1024
 REPLY_EVENT = "voxnote_reply"
-# The reply follows its note closely; a look-up page of this size finds it in a busy thread too.
-REPLIES_LOOKUP = 50
+# conversations.replies returns at most 15 messages a call for apps outside the Marketplace. The reply
+# follows its note closely, so a search from the note needs a page or two.
+REPLIES_PAGE = 15
+REPLY_LOOKUP_PAGES = 3
 # files.info errors that say the file will never be readable; any other error is worth a retry.
 FILE_GONE_ERRORS = frozenset({"file_not_found", "file_deleted", "not_authed", "invalid_auth", "missing_scope",
                               "not_allowed_token_type", "access_denied", "token_revoked", "account_inactive"})
@@ -56,20 +58,31 @@ class SlackPlatform:
         return await self._post(note.channel_id, note.thread_id or note.message_id, text, metadata=metadata)
 
     async def find_reply(self, note: AudioNote) -> MessageRef | None:
-        """The reply this bot posted for `note`, found in the note's thread by its metadata."""
+        """The reply this bot posted for `note`, found in the note's thread by its metadata.
+
+        Only the last resort (the reply's ts is stored the moment it exists): conversations.replies gives
+        non-Marketplace apps 15 messages a call and about one call a minute, so the search starts at the
+        note itself (the reply follows it within seconds) and reads a few pages at most. slack_sdk's
+        rate-limit handler waits out a 429; this runs inside the job, never before an ack."""
         thread_ts = note.thread_id or note.message_id
-        try:
-            resp = await self.client.conversations_replies(
-                channel=note.channel_id, ts=thread_ts, include_all_metadata=True, limit=REPLIES_LOOKUP
-            )
-        except SlackApiError as e:
-            log.warning("could not look for an earlier reply in %s: %s", note.channel_id, e.response.get("error"))
-            return None
-        for msg in resp.get("messages") or []:
-            meta = msg.get("metadata") or {}
-            if meta.get("event_type") == REPLY_EVENT and (meta.get("event_payload") or {}).get("note") == note.idempotency_key:
-                return MessageRef(platform=Platform.slack, channel_id=note.channel_id, message_id=str(msg["ts"]),
-                                  thread_id=thread_ts)
+        cursor: str | None = None
+        for _ in range(REPLY_LOOKUP_PAGES):
+            try:
+                resp = await self.client.conversations_replies(
+                    channel=note.channel_id, ts=thread_ts, oldest=note.message_id, inclusive=True,
+                    include_all_metadata=True, limit=REPLIES_PAGE, cursor=cursor,
+                )
+            except SlackApiError as e:
+                log.warning("could not look for an earlier reply in %s: %s", note.channel_id, e.response.get("error"))
+                return None
+            for msg in resp.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                if meta.get("event_type") == REPLY_EVENT and (meta.get("event_payload") or {}).get("note") == note.idempotency_key:
+                    return MessageRef(platform=Platform.slack, channel_id=note.channel_id, message_id=str(msg["ts"]),
+                                      thread_id=thread_ts)
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not resp.get("has_more") or not cursor:
+                break
         return None
 
     async def post_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
