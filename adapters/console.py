@@ -53,6 +53,9 @@ class ConsolePlatform:
     async def upload(self, ref: MessageRef, filename: str, data: bytes, comment: str = "") -> None:
         self.console.print(Text.assemble((f"#{ref.thread_id} ", "dim"), f"[attachment {filename}, {len(data)} bytes]"))
 
+    async def delete(self, ref: MessageRef) -> None:
+        self.console.print(Text.assemble((f"#{ref.thread_id} ", "dim"), "[reply deleted]"))
+
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         path = self._files.get(note.attachment_id)
         if path is None:

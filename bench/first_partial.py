@@ -49,6 +49,9 @@ class FirstTextPlatform:
     async def upload(self, ref: MessageRef, filename: str, data: bytes, comment: str = "") -> None:
         pass
 
+    async def delete(self, ref: MessageRef) -> None:
+        pass
+
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         return self.data
 

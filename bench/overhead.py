@@ -77,6 +77,9 @@ class TimingPlatform:
     async def upload(self, ref: MessageRef, filename: str, data: bytes, comment: str = "") -> None:
         pass
 
+    async def delete(self, ref: MessageRef) -> None:
+        pass
+
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         return b"\0" * 64
 

@@ -65,6 +65,8 @@ class Voxnote:
         self._stopping = False
         # Notes whose reply says "Queued": their reply switches to the placeholder when work starts.
         self._queued_notices: set[str] = set()
+        # Jobs of deleted notes: cancelled, and not put back in the queue.
+        self._deleted: set[str] = set()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -192,6 +194,34 @@ class Voxnote:
         await self.store.set_reply(key, ref)
         return ref
 
+    async def message_deleted(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> int:
+        """The person deleted a message: if it held notes, their transcripts go (a summary can no longer
+        quote them), their unfinished jobs stop, and the bot's replies are deleted. Returns how many notes
+        it held. Deleting only the bot's reply is not this: the transcript stays."""
+        jobs = await self.store.forget_message(platform, workspace_id, channel_id, message_id)
+        running = [self._running_tasks[j.key] for j in jobs if j.key in self._running_tasks]
+        for job in jobs:
+            self._deleted.add(job.key)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        if running:
+            # A job that stored its transcript while being cancelled: forget it again.
+            jobs = await self.store.forget_message(platform, workspace_id, channel_id, message_id)
+        chat = self.platforms.get(platform)
+        for job in jobs:
+            self._deleted.discard(job.key)
+            ref = job.reply_ref or (await self.store.get_job(job.key) or job).reply_ref
+            if chat is not None and ref is not None:
+                try:
+                    await chat.delete(ref)
+                except Exception:
+                    log.info("the reply to deleted note %s could not be deleted (already gone?)", job.key,
+                             exc_info=True)
+        if jobs:
+            log.info("note %s deleted: %d transcript(s) and job(s) forgotten", message_id, len(jobs))
+        return len(jobs)
+
     async def wait_idle(self, timeout: float = 60.0) -> None:
         """Until every due job is finished (tests and benchmarks)."""
         deadline = time.monotonic() + timeout
@@ -279,8 +309,10 @@ class Voxnote:
             await self.store.finish_job(job.key, JobStatus.done)
             JOBS_FINISHED.labels("done").inc()
         except asyncio.CancelledError:
-            # Shutdown: the note goes back to the queue without counting this attempt.
-            await self.store.requeue_job(job.key, time.time(), "interrupted by shutdown", count_attempt=False)
+            # Shutdown: the note goes back to the queue without counting this attempt (unless the note
+            # itself was deleted: then its job is over).
+            if job.key not in self._deleted:
+                await self.store.requeue_job(job.key, time.time(), "interrupted by shutdown", count_attempt=False)
             raise
         except FINAL_ERRORS as exc:
             await self._fail(job, platform, reply, failure_text(exc), str(exc))

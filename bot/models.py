@@ -77,9 +77,14 @@ class AudioNote(BaseModel):
     @property
     def idempotency_key(self) -> str:
         """Same note delivered twice -> same key (redeliveries, retries, restarts)."""
-        return ":".join(
-            [self.platform.value, self.workspace_id, self.channel_id, self.message_id, self.attachment_id or self.filename]
+        return message_key(self.platform, self.workspace_id, self.channel_id, self.message_id) + (
+            self.attachment_id or self.filename
         )
+
+
+def message_key(platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> str:
+    """What the idempotency keys of every note of one message start with."""
+    return ":".join([platform.value, workspace_id, channel_id, message_id, ""])
 
 
 class ChannelSettings(BaseModel):

@@ -29,6 +29,9 @@ class ChatPlatform(Protocol):
     async def upload(self, ref: MessageRef, filename: str, data: bytes, comment: str = "") -> None:
         """Attach a file (the full transcript as .txt/.srt) to the conversation of `ref`."""
 
+    async def delete(self, ref: MessageRef) -> None:
+        """Delete a message the bot posted (its note was deleted); a message already gone is no error."""
+
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         """Download the note's bytes; raise `FetchFailed` or `AudioTooLarge` when that is impossible."""
 

@@ -111,5 +111,10 @@ class Store(ABC):
         """Delete transcripts older than the retention; returns how many."""
 
     @abstractmethod
+    async def forget_message(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> list[Job]:
+        """A message was deleted where it was posted: delete the transcripts of its notes and end their
+        unfinished jobs (failed, "the note was deleted"); return its jobs (their replies may go too)."""
+
+    @abstractmethod
     async def forget_channel(self, platform: Platform, workspace_id: str, channel_id: str) -> int:
         """Delete every transcript of a channel (`/voxnote forget`); returns how many."""

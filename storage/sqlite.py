@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript
+from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript, message_key
 from storage.base import Store
 from storage.migrations import migrate
 from storage.models import Job, JobStatus, StoredTranscript
@@ -246,6 +246,22 @@ class SQLiteStore(Store):
             "DELETE FROM transcripts WHERE created_at < ?", (time.time() - older_than_days * 86400,)
         )
         return cur.rowcount
+
+    async def forget_message(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> list[Job]:
+        prefix = message_key(platform, workspace_id, channel_id, message_id)
+        # substr, not LIKE: ids may hold `_`, which LIKE reads as a wildcard.
+        mine = "substr(key, 1, ?) = ?"
+        await self._db.execute(
+            f"UPDATE jobs SET status='failed', error='the note was deleted', lease_until=NULL, updated_at=?"
+            f" WHERE {mine} AND status IN ('queued', 'running')",
+            (time.time(), len(prefix), prefix),
+        )
+        await self._db.execute(
+            "DELETE FROM transcripts WHERE substr(job_key, 1, ?) = ?", (len(prefix), prefix)
+        )
+        async with self._db.execute(f"SELECT * FROM jobs WHERE {mine}", (len(prefix), prefix)) as cur:
+            rows = await cur.fetchall()
+        return [self._job(row) for row in rows]
 
     async def forget_channel(self, platform: Platform, workspace_id: str, channel_id: str) -> int:
         cur = await self._db.execute(

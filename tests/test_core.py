@@ -261,3 +261,44 @@ async def test_a_crash_part_way_through_the_extras_reposts_none_of_those_already
     assert len(continuations) == len(set(continuations)) >= 2  # each once, the first not reposted
     uploads = [c.text for c in platform.of("upload")]  # the file names
     assert uploads and len(uploads) == len(set(uploads)) and len(t.requests) == 1
+
+
+async def test_a_deleted_note_loses_its_transcript_reply_and_queued_job(settings, store):
+    """Deleting a note removes what the bot kept of it; /voxnote summarize no longer quotes it."""
+    platform = RecordingPlatform()
+    kept = platform.note(b"a", message_id="kept")
+    gone = platform.note(b"b", message_id="gone")
+    core, _ = await run_core(settings, store, ScriptedTranscriber(SEGMENTS[:1], delay=0), platform, [kept, gone])
+    queued = platform.note(b"c", message_id="queued")
+    await store.add_job(queued)  # waiting behind a busy queue when its note is deleted
+    reply_of_gone = (await store.get_job(gone.idempotency_key)).reply_ref
+    assert await core.message_deleted(Platform.console, "w", "c", "gone") == 1
+    assert await core.message_deleted(Platform.console, "w", "c", "queued") == 1
+    assert await store.get_transcript(gone.idempotency_key) is None
+    assert await store.get_transcript(kept.idempotency_key) is not None
+    assert [c.ref for c in platform.of("delete")] == [reply_of_gone]
+    assert (await store.get_job(queued.idempotency_key)).status == JobStatus.failed
+    # Deleting a message that is no note (the bot's reply itself, say) keeps every transcript.
+    reply_of_kept = (await store.get_job(kept.idempotency_key)).reply_ref
+    assert await core.message_deleted(Platform.console, "w", "c", reply_of_kept.message_id) == 0
+    assert await store.get_transcript(kept.idempotency_key) is not None
+
+
+async def test_a_note_deleted_while_transcribing_stops_and_leaves_nothing(settings, store):
+    platform = RecordingPlatform()
+    note = platform.note(b"a")
+    t = ScriptedTranscriber(SEGMENTS, delay=0.5)
+    core = Voxnote(settings, store, t)
+    await core.start()
+    await core.submit(note, platform)
+    for _ in range(100):
+        if t.requests:
+            break
+        await asyncio.sleep(0.02)
+    await core.message_deleted(Platform.console, "w", "c", note.message_id)
+    await core.wait_idle(timeout=5)
+    await core.stop()
+    job = await store.get_job(note.idempotency_key)
+    assert job.status == JobStatus.failed and job.error == "the note was deleted"
+    assert await store.get_transcript(note.idempotency_key) is None
+    assert len(platform.of("delete")) == 1

@@ -15,7 +15,7 @@ import yarl
 from discord import app_commands
 
 from adapters.discord_.commands import build_commands
-from adapters.discord_.notes import audio_notes
+from adapters.discord_.notes import DM_WORKSPACE, audio_notes
 from adapters.discord_.platform import DiscordPlatform
 from bot.config import Settings
 from bot.core import Voxnote
@@ -109,6 +109,18 @@ class VoxnoteClient(discord.Client):
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s (id %s) in %d servers", self.user, self.application_id, len(self.guilds))
         self.platform.ready.set()
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """A deleted note takes its transcript and the bot's reply with it (not the other way round)."""
+        await self._deleted(payload.guild_id, payload.channel_id, [payload.message_id])
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        await self._deleted(payload.guild_id, payload.channel_id, sorted(payload.message_ids))
+
+    async def _deleted(self, guild_id: int | None, channel_id: int, message_ids: list[int]) -> None:
+        workspace = str(guild_id) if guild_id else DM_WORKSPACE
+        for message_id in message_ids:
+            await self.core.message_deleted(Platform.discord, workspace, str(channel_id), str(message_id))
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None and message.author.id == self.user.id:

@@ -123,6 +123,13 @@ class DiscordPlatform:
         channel = await self._channel(ref.channel_id)
         await channel.get_partial_message(int(ref.message_id)).edit(content=_fit(text))
 
+    async def delete(self, ref: MessageRef) -> None:
+        channel = await self._channel(ref.channel_id)
+        try:
+            await channel.get_partial_message(int(ref.message_id)).delete()
+        except discord.NotFound:
+            pass
+
     async def post_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
         return await self._send_after(ref, text=_fit(text))
 

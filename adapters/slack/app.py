@@ -47,6 +47,8 @@ class Core(Protocol):
 
     def register(self, platform: ChatPlatform, kind: Platform) -> None: ...
 
+    async def message_deleted(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> int: ...
+
 
 class SlackListeners:
     """The work behind each listener, kept apart from bolt's wiring so each reads on its own."""
@@ -72,6 +74,11 @@ class SlackListeners:
         await self._once(body, lambda: self._on_message(event, body))
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("subtype") == "message_deleted":
+            team_id = str(body.get("team_id") or "")
+            await self.core.message_deleted(Platform.slack, team_id, event.get("channel") or "",
+                                            str(event.get("deleted_ts") or ""))
+            return
         message = SlackMessage.model_validate(event)
         if not message.from_person or not message.files:
             return

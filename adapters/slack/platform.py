@@ -95,6 +95,13 @@ class SlackPlatform:
         finally:
             self._mark(ref.channel_id, ref.message_id)
 
+    async def delete(self, ref: MessageRef) -> None:
+        try:
+            await self.client.chat_delete(channel=ref.channel_id, ts=ref.message_id)
+        except SlackApiError as e:
+            if e.response.get("error") != "message_not_found":
+                raise
+
     async def upload(self, ref: MessageRef, filename: str, data: bytes, comment: str = "") -> None:
         await self.client.files_upload_v2(
             channel=ref.channel_id,
