@@ -144,6 +144,10 @@ class Voxnote:
                 return True
             log.info("duplicate note %s ignored", note.idempotency_key)
             return False
+        if note.unresolved:
+            # Nothing is posted before the platform says the message holds audio at all.
+            self._wake.set()
+            return True
         # The reply appears at once, even when the workers are busy with other notes.
         key = note.idempotency_key
         task = asyncio.create_task(self._post_placeholder(key, note, platform))
@@ -167,6 +171,27 @@ class Voxnote:
         except Exception:
             # The worker posts the reply itself when this failed.
             log.warning("could not post the placeholder for %s", key, exc_info=True)
+
+    async def remember(self, notes: list[AudioNote]) -> None:
+        """Keep what a message with media holds, so a later request needs no platform look-up."""
+        await self.store.remember_notes(notes)
+
+    async def remembered(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> list[AudioNote]:
+        return await self.store.remembered_notes(platform, workspace_id, channel_id, message_id)
+
+    async def _resolve(self, job: Job, platform: ChatPlatform) -> None:
+        """An unresolved job asks the platform what its message holds, queues a note per audio file
+        (video too when asked for) and ends; its errors are retried like any job's, silently."""
+        resolve = getattr(platform, "resolve", None)
+        if resolve is None:
+            raise FetchFailed(f"{platform.name} cannot resolve {job.note.filename}")
+        notes = await resolve(job.note, include_video=job.on_demand)
+        if notes:
+            await self.remember(notes)
+        for note in notes:
+            await self.submit(note, platform, on_demand=job.on_demand)
+        await self.store.finish_job(job.key, JobStatus.done)
+        log.info("%s resolved into %d note(s)", job.key, len(notes))
 
     async def _reply_for(self, job: Job, platform: ChatPlatform) -> MessageRef:
         pending = self._placeholders.get(job.key)
@@ -300,6 +325,9 @@ class Voxnote:
                 reason = f"the bot stopped {job.lost_leases} times while transcribing it"
                 await self._fail(job, platform, job.reply_ref, f":warning: Couldn't transcribe this note: {reason}. "
                                  f"{RETRY_HINT}", reason)
+                return
+            if job.note.unresolved:
+                await self._resolve(job, platform)
                 return
             reply = await self._reply_for(job, platform)
             if job.key in self._queued_notices:

@@ -73,6 +73,10 @@ class AudioNote(BaseModel):
     duration: float | None = None
     # A URL anyone may fetch (Discord CDN). None: only the adapter can fetch the bytes (Slack).
     public_url: str | None = None
+    #: The event did not say what the message holds (a file named without its metadata, a reaction on a
+    #: message the bot never saw): the job first asks the platform (`resolve`), where retries live, and
+    #: posts nothing for what is not audio. Its `attachment_id` starts with `?`, so its key is its own.
+    unresolved: bool = False
 
     @property
     def idempotency_key(self) -> str:

@@ -37,3 +37,5 @@ class ChatPlatform(Protocol):
 
     # Optional: `async def find_reply(self, note) -> MessageRef | None` finds the bot's reply to `note`
     # after a crash that hit between posting it and storing its id (the core calls it when present).
+    # Optional: `async def resolve(self, note, include_video) -> list[AudioNote]` says which notes an
+    # `unresolved` note's message holds (platforms whose events may leave that out).

@@ -111,6 +111,16 @@ class Store(ABC):
         """Delete transcripts older than the retention; returns how many."""
 
     @abstractmethod
+    async def remember_notes(self, notes: list[AudioNote]) -> None:
+        """Keep the notes one message holds (all of them, audio and video), for a later request."""
+
+    @abstractmethod
+    async def remembered_notes(
+        self, platform: Platform, workspace_id: str, channel_id: str, message_id: str
+    ) -> list[AudioNote]:
+        """The notes kept for a message; empty when it was never seen (or is past the retention)."""
+
+    @abstractmethod
     async def forget_message(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> list[Job]:
         """A message was deleted where it was posted: delete the transcripts of its notes and end their
         unfinished jobs (failed, "the note was deleted"); return its jobs (their replies may go too)."""

@@ -66,6 +66,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN extras_done INTEGER NOT NULL DEFAULT 0;
     UPDATE jobs SET extras_done = 1000000 WHERE extras_posted = 1;
     """,
+    # 6: the notes each message with media held, kept when its event arrives, so a later reaction or
+    # shortcut needs no history call (a rate-limited one, before the ack) to know what to transcribe.
+    """
+    CREATE TABLE message_notes (
+        platform     TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        channel_id   TEXT NOT NULL,
+        message_id   TEXT NOT NULL,
+        notes        TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        PRIMARY KEY (platform, workspace_id, channel_id, message_id)
+    );
+    CREATE INDEX message_notes_created ON message_notes (created_at);
+    """,
 ]
 
 

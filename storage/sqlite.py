@@ -5,6 +5,7 @@ each method below is atomic with respect to the others."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -242,10 +243,32 @@ class SQLiteStore(Store):
         return Transcript.model_validate_json(row["data"]) if row else None
 
     async def purge_transcripts(self, older_than_days: float) -> int:
-        cur = await self._db.execute(
-            "DELETE FROM transcripts WHERE created_at < ?", (time.time() - older_than_days * 86400,)
-        )
+        cutoff = time.time() - older_than_days * 86400
+        await self._db.execute("DELETE FROM message_notes WHERE created_at < ?", (cutoff,))
+        cur = await self._db.execute("DELETE FROM transcripts WHERE created_at < ?", (cutoff,))
         return cur.rowcount
+
+    async def remember_notes(self, notes: list[AudioNote]) -> None:
+        if not notes:
+            return
+        first = notes[0]
+        data = json.dumps([n.model_dump(mode="json") for n in notes])
+        await self._db.execute(
+            "INSERT INTO message_notes (platform, workspace_id, channel_id, message_id, notes, created_at)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT (platform, workspace_id, channel_id, message_id)"
+            " DO UPDATE SET notes=excluded.notes",
+            (first.platform.value, first.workspace_id, first.channel_id, first.message_id, data, time.time()),
+        )
+
+    async def remembered_notes(
+        self, platform: Platform, workspace_id: str, channel_id: str, message_id: str
+    ) -> list[AudioNote]:
+        async with self._db.execute(
+            "SELECT notes FROM message_notes WHERE platform=? AND workspace_id=? AND channel_id=? AND message_id=?",
+            (platform.value, workspace_id, channel_id, message_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return [AudioNote.model_validate(n) for n in json.loads(row["notes"])] if row else []
 
     async def forget_message(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> list[Job]:
         prefix = message_key(platform, workspace_id, channel_id, message_id)
@@ -259,11 +282,19 @@ class SQLiteStore(Store):
         await self._db.execute(
             "DELETE FROM transcripts WHERE substr(job_key, 1, ?) = ?", (len(prefix), prefix)
         )
+        await self._db.execute(
+            "DELETE FROM message_notes WHERE platform=? AND workspace_id=? AND channel_id=? AND message_id=?",
+            (platform.value, workspace_id, channel_id, message_id),
+        )
         async with self._db.execute(f"SELECT * FROM jobs WHERE {mine}", (len(prefix), prefix)) as cur:
             rows = await cur.fetchall()
         return [self._job(row) for row in rows]
 
     async def forget_channel(self, platform: Platform, workspace_id: str, channel_id: str) -> int:
+        await self._db.execute(
+            "DELETE FROM message_notes WHERE platform=? AND workspace_id=? AND channel_id=?",
+            (platform.value, workspace_id, channel_id),
+        )
         cur = await self._db.execute(
             "DELETE FROM transcripts WHERE platform=? AND workspace_id=? AND channel_id=?",
             (platform.value, workspace_id, channel_id),

@@ -10,15 +10,13 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.platform import ChatPlatform
 from adapters.slack.admins import SlackAdmins
 from adapters.slack.dedup import SeenEvents
 from adapters.slack.mrkdwn import to_mrkdwn
-from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
-from adapters.slack.platform import REPLIES_PAGE
+from adapters.slack.notes import SlackMessage, audio_notes, message_note, unresolved_notes
 from bot.core import CommandContext
 from bot.errors import VoxnoteError
 from bot.models import AudioNote, Platform
@@ -46,6 +44,10 @@ class Core(Protocol):
     async def run_command(self, ctx: CommandContext, text: str) -> str: ...
 
     def register(self, platform: ChatPlatform, kind: Platform) -> None: ...
+
+    async def remember(self, notes: list[AudioNote]) -> None: ...
+
+    async def remembered(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> list[AudioNote]: ...
 
     async def message_deleted(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> int: ...
 
@@ -83,32 +85,36 @@ class SlackListeners:
         if not message.from_person or not message.files:
             return
         channel = event.get("channel") or ""
-        message = await self._complete_files(message)
         team_id = str(body.get("team_id") or message.team or "")
-        for note in audio_notes(message, team_id=team_id, channel_id=channel):
+        # Kept for a later reaction or shortcut (video included), so those need no history call.
+        await self.core.remember(audio_notes(message, team_id=team_id, channel_id=channel, include_video=True))
+        notes = audio_notes(message, team_id=team_id, channel_id=channel)
+        for note in [*notes, *unresolved_notes(message, team_id=team_id, channel_id=channel)]:
             await self.core.submit(note, self.platform)
 
     async def on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         await self._once(body, lambda: self._on_reaction(event, body))
 
     async def _on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """No Web API call here: the event is acked once the job is stored. A message the bot never saw
+        becomes an unresolved note, which the job looks up (rate-limited calls belong there)."""
         item = event.get("item") or {}
         if event.get("reaction") not in TRIGGER_REACTIONS or item.get("type") != "message":
             return
         channel, ts = item.get("channel", ""), item.get("ts", "")
-        message = await self._fetch_message(channel, ts)
-        if message is None:
-            return
-        team_id = str(body.get("team_id") or message.team or "")
-        message = await self._complete_files(message)
-        for note in audio_notes(message, team_id=team_id, channel_id=channel, include_video=True):
+        team_id = str(body.get("team_id") or "")
+        notes = await self.core.remembered(Platform.slack, team_id, channel, ts)
+        if not notes:
+            notes = [message_note(team_id=team_id, channel_id=channel, ts=ts)]
+        for note in notes:
             await self.core.submit(note, self.platform, on_demand=True)
 
     async def on_shortcut(self, shortcut: dict[str, Any], respond: AsyncRespond) -> None:
         channel = (shortcut.get("channel") or {}).get("id", "")
         team_id = (shortcut.get("team") or {}).get("id", "")
-        message = await self._complete_files(SlackMessage.model_validate(shortcut.get("message") or {}))
-        notes = audio_notes(message, team_id=team_id, channel_id=channel, include_video=True)
+        message = SlackMessage.model_validate(shortcut.get("message") or {})
+        notes = [*audio_notes(message, team_id=team_id, channel_id=channel, include_video=True),
+                 *unresolved_notes(message, team_id=team_id, channel_id=channel)]
         if not notes:
             await respond(text=NO_MEDIA, response_type="ephemeral")
             return
@@ -146,35 +152,6 @@ class SlackListeners:
         except VoxnoteError as e:
             reply = e.detail
         await respond(text=to_mrkdwn(reply), response_type="ephemeral")
-
-    async def _complete_files(self, message: SlackMessage) -> SlackMessage:
-        """Fill in files the event only names (`file_access: check_file_info`) from files.info."""
-        if not any(f.incomplete for f in message.files):
-            return message
-        files: list[SlackFile] = []
-        for f in message.files:
-            if f.incomplete:
-                try:
-                    f = SlackFile.model_validate((await self.client.files_info(file=f.id))["file"])
-                except SlackApiError as e:
-                    log.warning("files.info failed for %s: %s", f.id, e.response.get("error"))
-                    continue
-            files.append(f)
-        return message.model_copy(update={"files": files})
-
-    async def _fetch_message(self, channel: str, ts: str) -> SlackMessage | None:
-        """The message a reaction points at: in the channel's history, or else inside a thread."""
-        window = {"channel": channel, "latest": ts, "oldest": ts, "inclusive": True}
-        try:
-            found = await self.client.conversations_history(**window, limit=1)
-            match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
-            if match is None:
-                found = await self.client.conversations_replies(ts=ts, **window, limit=REPLIES_PAGE)
-                match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
-        except SlackApiError as e:
-            log.warning("could not read message %s in %s: %s", ts, channel, e.response.get("error"))
-            return None
-        return SlackMessage.model_validate(match) if match else None
 
 
 def build_app(

@@ -128,3 +128,23 @@ def audio_notes(
         note_for(message, f, team_id=team_id, channel_id=channel_id)
         for f in media_files(message, include_video=include_video)
     ]
+
+
+def unresolved_notes(message: SlackMessage, *, team_id: str, channel_id: str) -> list[AudioNote]:
+    """Files the event names without their metadata (shared from another workspace): one note each, for
+    the job to resolve with files.info, where a failure is retried instead of dropping the note."""
+    if not message.from_person:
+        return []
+    return [
+        AudioNote(platform=Platform.slack, workspace_id=team_id, channel_id=channel_id, message_id=message.ts,
+                  thread_id=message.thread_ts or message.ts, author_id=message.user or "",
+                  attachment_id=f"?{f.id}", filename=f.id, unresolved=True)
+        for f in message.files
+        if f.incomplete
+    ]
+
+
+def message_note(*, team_id: str, channel_id: str, ts: str) -> AudioNote:
+    """A message whose files are unknown (a reaction on one the bot never saw): the job looks it up."""
+    return AudioNote(platform=Platform.slack, workspace_id=team_id, channel_id=channel_id, message_id=ts,
+                     attachment_id="?", filename="message", unresolved=True)

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import to_mrkdwn
-from adapters.slack.notes import SlackFile
+from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
 from bot.errors import AudioTooLarge, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
 from bot.retry import is_retryable_status, parse_retry_after
@@ -31,9 +31,19 @@ REPLY_EVENT = "voxnote_reply"
 # follows its note closely, so a search from the note needs a page or two.
 REPLIES_PAGE = 15
 REPLY_LOOKUP_PAGES = 3
-# files.info errors that say the file will never be readable; any other error is worth a retry.
-FILE_GONE_ERRORS = frozenset({"file_not_found", "file_deleted", "not_authed", "invalid_auth", "missing_scope",
-                              "not_allowed_token_type", "access_denied", "token_revoked", "account_inactive"})
+# Web API errors that say the thing will never be readable; any other error is worth a retry.
+GONE_ERRORS = frozenset({"file_not_found", "file_deleted", "channel_not_found", "thread_not_found", "not_in_channel",
+                         "not_authed", "invalid_auth", "missing_scope", "not_allowed_token_type", "access_denied",
+                         "token_revoked", "account_inactive"})
+
+
+def api_failure(e: SlackApiError, what: str) -> FetchFailed | FetchUnavailable:
+    """A Web API error as the job queue needs it: final when the thing is gone, else retried later."""
+    error = str(e.response.get("error"))
+    if error in GONE_ERRORS:
+        return FetchFailed(f"Slack couldn't find {what} ({error})")
+    retry_after = parse_retry_after(e.response.headers) if e.response.headers else None
+    return FetchUnavailable(f"Slack could not give {what} ({error})", retry_after=retry_after)
 
 
 class SlackPlatform:
@@ -144,23 +154,57 @@ class SlackPlatform:
         """Download a private Slack file with the bot token, refusing oversize files before reading them."""
         if note.size is not None and note.size > max_bytes:
             raise AudioTooLarge(_too_large(note.filename, note.size, max_bytes))
-        try:
-            info = await self.client.files_info(file=note.attachment_id)
-        except SlackApiError as e:
-            error = str(e.response.get("error"))
-            if error in FILE_GONE_ERRORS:
-                raise FetchFailed(f"Slack couldn't find the file ({error})") from e
-            retry_after = parse_retry_after(e.response.headers) if e.response.headers else None
-            raise FetchUnavailable(f"Slack's files.info failed ({error})", retry_after=retry_after) from e
-        except (aiohttp.ClientError, TimeoutError) as e:
-            raise FetchUnavailable(f"Slack could not be reached ({type(e).__name__})") from e
-        file = SlackFile.model_validate(info["file"])
+        file = await self._file_info(note.attachment_id)
         if file.size is not None and file.size > max_bytes:
             raise AudioTooLarge(_too_large(file.filename(), file.size, max_bytes))
         url = file.url_private_download or file.url_private
         if not url:
             raise FetchFailed("Slack gave no download link for the file")
         return await self._download(url, max_bytes)
+
+    async def _file_info(self, file_id: str) -> SlackFile:
+        try:
+            info = await self.client.files_info(file=file_id)
+        except SlackApiError as e:
+            raise api_failure(e, "the file") from e
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise FetchUnavailable(f"Slack could not be reached ({type(e).__name__})") from e
+        return SlackFile.model_validate(info["file"])
+
+    # --- what a message holds --------------------------------------------------------------------
+    async def resolve(self, note: AudioNote, *, include_video: bool) -> list[AudioNote]:
+        """The notes behind an unresolved one: a file the event named only by id (`?F123`), or the whole
+        message a reaction points at (`?`). Runs in the job, after the event was acked, with retries."""
+        if note.attachment_id.startswith("?") and len(note.attachment_id) > 1:
+            file = await self._file_info(note.attachment_id[1:])
+            message = SlackMessage(ts=note.message_id, thread_ts=note.thread_id, user=note.author_id or None,
+                                   files=[file])
+        else:
+            found = await self._message(note.channel_id, note.message_id)
+            if found is None:
+                return []
+            message = await self._complete_files(found)
+        return audio_notes(message, team_id=note.workspace_id, channel_id=note.channel_id, include_video=include_video)
+
+    async def _message(self, channel: str, ts: str) -> SlackMessage | None:
+        """The message at `ts`: in the channel's history, or else inside a thread."""
+        window = {"channel": channel, "latest": ts, "oldest": ts, "inclusive": True}
+        try:
+            found = await self.client.conversations_history(**window, limit=1)
+            match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
+            if match is None:
+                found = await self.client.conversations_replies(ts=ts, **window, limit=REPLIES_PAGE)
+                match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
+        except SlackApiError as e:
+            raise api_failure(e, "the message") from e
+        return SlackMessage.model_validate(match) if match else None
+
+    async def _complete_files(self, message: SlackMessage) -> SlackMessage:
+        """Fill in files the message only names (`file_access: check_file_info`) from files.info."""
+        if not any(f.incomplete for f in message.files):
+            return message
+        files = [await self._file_info(f.id) if f.incomplete else f for f in message.files]
+        return message.model_copy(update={"files": files})
 
     async def _download(self, url: str, max_bytes: int) -> bytes:
         session = self._http()
