@@ -186,3 +186,18 @@ async def test_reply_whose_id_was_lost_in_a_crash_is_found_not_posted_again(disc
     found = await h.bot.platform.find_reply(audio_note(note["id"]))
     assert found is not None and found.message_id == reply["id"]
     assert await h.bot.platform.find_reply(audio_note(chatter["id"])) is None
+
+
+async def test_a_burst_of_notes_in_one_channel_draws_no_429(discord_harness, fake_discord):
+    """Seven notes at once: seven replies and their edits exceed Discord's 5-per-5-s channel buckets.
+    The fake refuses beyond them (the harness fails on any 429); discord.py must wait on the headers."""
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS[:2], delay=0.05), jobs_concurrency=2, jobs_per_workspace=2)
+    notes = [await fake_discord.post_voice_message(OGG) for _ in range(7)]
+    for note in notes:
+        await fake_discord.wait_for(lambda n=note: fake_discord.replies_to(n["id"]), timeout=30)
+    await h.core.wait_idle(30)
+    creates = fake_discord.calls_to("POST", rf"/channels/{notes[0]['channel_id']}/messages")
+    assert len(creates) == 7 and creates[-1].at - creates[0].at >= 4.5  # paced by the bucket, not refused
+    for note in notes:
+        [reply] = fake_discord.replies_to(note["id"])
+        assert fake_discord.messages[reply["id"]]["content"] == "Part 0 of the note. Part 1 of the note."
