@@ -72,6 +72,16 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated Slack user ids allowed to change settings"
     )
     slack_http_port: int = Field(3000, description="port of the HTTP Events API endpoint (when no app token)")
+    slack_posts_per_second: float = Field(
+        1.0, gt=0, description="chat.postMessage pace per channel (Slack allows about 1 per second, short bursts)"
+    )
+    slack_updates_per_minute: float = Field(
+        45, gt=0, description="chat.update and chat.delete per workspace (Slack's Tier 3: 50 per minute)"
+    )
+    slack_history_per_minute: float = Field(
+        1, gt=0, description="conversations.history/replies per workspace: 1 for apps outside the Slack "
+        "Marketplace, 50 for Marketplace apps"
+    )
 
     # --- Discord ---------------------------------------------------------------------------------
     discord_token: SecretStr | None = Field(None, validation_alias=_alias("DISCORD_TOKEN", "VOXNOTE_DISCORD_TOKEN"),

@@ -17,7 +17,7 @@ from datetime import datetime
 from bot.platform import ChatPlatform
 from bot.commands import CommandContext, run_command
 from bot.config import Settings
-from bot.errors import AudioError, CommandError, FetchFailed, NotAllowed, Temporary, TranscriptionRejected
+from bot.errors import AudioError, CommandError, Deferred, FetchFailed, NotAllowed, Temporary, TranscriptionRejected
 from bot.metrics import JOBS_FINISHED, JOBS_RETRIED
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform
 from bot.pipeline import PLACEHOLDER, NotePipeline
@@ -344,6 +344,9 @@ class Voxnote:
             raise
         except FINAL_ERRORS as exc:
             await self._fail(job, platform, reply, failure_text(exc), str(exc))
+        except Deferred as exc:
+            log.info("job %s waits %.0f s: %s", job.key, exc.retry_after, exc)
+            await self.store.requeue_job(job.key, time.time() + exc.retry_after, str(exc), count_attempt=False)
         except Exception as exc:
             await self._retry_or_fail(job, platform, reply, exc)
         finally:

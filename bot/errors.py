@@ -51,6 +51,15 @@ class Temporary(VoxnoteError):
     retry_after: float | None = None
 
 
+class Deferred(Temporary):
+    """Not a failure: a platform budget (a rate limit) says to come back in `retry_after` seconds. The job
+    waits in the queue, freeing its worker, and spends no attempt; nobody is told."""
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class FetchFailed(VoxnoteError):
     """The bot cannot get the audio bytes from the platform (permissions, deleted file, expired URL
     after a refresh): final."""

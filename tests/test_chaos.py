@@ -17,7 +17,7 @@ import pytest
 
 from bot.models import Segment, Transcript, Usage
 from tests.fixtures.mistral import FakeMistral, RecordedRequest, Reply
-from tests.fixtures.slack import FakeSlack
+from tests.fixtures.slack import FakeSlack, Limit
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL = "C0GENERAL"
@@ -53,6 +53,10 @@ class Bot:
             "VOXNOTE_JOBS_PER_WORKSPACE": "4",
             "VOXNOTE_LEASE_SECONDS": "2",
             # The default attempt budget: crashes are not the notes' fault and spend none of it.
+            # The pace of a workspace 20 times Slack's (see `chaos_limits`): durability is measured, not throughput.
+            "VOXNOTE_SLACK_POSTS_PER_SECOND": "16",
+            "VOXNOTE_SLACK_UPDATES_PER_MINUTE": "900",
+            "VOXNOTE_SLACK_HISTORY_PER_MINUTE": "900",
             "VOXNOTE_LOG_LEVEL": "INFO",
         }
         self.log = log
@@ -116,7 +120,18 @@ def final_text_ok(slack: FakeSlack, msg: dict) -> bool:
 
 
 @pytest.mark.slow
+def chaos_limits(slack: FakeSlack) -> None:
+    """200 notes in a minute in one channel is 20 times what Slack lets one channel and workspace post
+    and edit: the fake enforces 20-fold limits, which the bot is configured to keep. A restarted process
+    starts with fresh buckets, so a few 429s right after a kill are expected (slack_sdk waits them out)."""
+    slack.limits["chat.postMessage"] = Limit(per_minute=20 * 60, burst=20, per_channel=True)
+    slack.limits["chat.update"] = Limit(per_minute=20 * 50, burst=200)
+    # Replies found again after a kill: a Marketplace app's budget (50/min), 20-fold too.
+    slack.limits["conversations.replies"] = Limit(per_minute=20 * 50, burst=20)
+
+
 async def test_kill_nine_at_random_moments_loses_nothing_and_doubles_nothing(fake_slack: FakeSlack, tmp_path):
+    chaos_limits(fake_slack)
     rng = random.Random(int(os.environ.get("VOXNOTE_CHAOS_SEED", "1234")))
     mistral = FakeMistral().start()
     mistral.responder = transcript_for
@@ -180,6 +195,7 @@ def slow_transcript(request: RecordedRequest) -> Reply:
 
 @pytest.mark.slow
 async def test_sigterm_finishes_the_running_note_and_keeps_the_queued_one(fake_slack: FakeSlack, tmp_path):
+    chaos_limits(fake_slack)
     mistral = FakeMistral().start()
     mistral.responder = slow_transcript
     bot = Bot(fake_slack, mistral, tmp_path / "voxnote.db", tmp_path / "bot.log")

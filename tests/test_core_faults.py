@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 
 import httpx
 import pytest
@@ -210,3 +211,29 @@ async def test_stop_while_a_worker_is_leasing_runs_nothing_afterwards(settings, 
     assert (await store.get_job(first.idempotency_key)).status == JobStatus.done
     job = await store.get_job(second.idempotency_key)
     assert job.status == JobStatus.queued and job.attempts == 0
+
+
+async def test_a_deferred_job_frees_its_worker_and_spends_no_attempt(settings, store):
+    """A spent platform budget (Slack's 1-per-minute look-up) puts the job back for later, silently."""
+    from bot.errors import Deferred
+
+    platform = RecordingPlatform()
+    note = platform.note(b"a")
+    await store.add_job(note)
+    await store.mark_reply_pending(note.idempotency_key)  # a reply was being posted when we stopped
+
+    async def find_reply(_note):
+        raise Deferred("conversations.replies budget spent", retry_after=3600)
+
+    platform.find_reply = find_reply
+    core = Voxnote(settings, store, ScriptedTranscriber(SEGMENTS, delay=0))
+    core.register(platform, Platform.console)
+    await core.start()
+    other = platform.note(b"b", message_id="other")
+    await core.submit(other, platform)
+    await core.wait_idle(timeout=10)  # the only worker was not held by the deferred job
+    await core.stop()
+    job = await store.get_job(note.idempotency_key)
+    assert job.status == JobStatus.queued and job.attempts == 0 and job.next_attempt_at > time.time() + 3000
+    assert not [c for c in platform.calls if c.ref.thread_id == "m1"]  # nothing said about it
+    assert (await store.get_job(other.idempotency_key)).status == JobStatus.done

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot.models import Segment
-from tests.fixtures.slack import FakeSlack
+from tests.fixtures.slack import FakeSlack, Limit
 from tests.fixtures.transcriber import ScriptedTranscriber
 
 CHANNEL = "C0GENERAL"
@@ -57,7 +57,9 @@ async def test_a_shared_file_that_is_no_audio_gets_no_reply(slack_harness, fake_
 
 async def test_a_reaction_is_acked_before_any_web_api_call(slack_harness, fake_slack: FakeSlack):
     """A reaction on a message the bot never saw: the history look-up happens in the job, after the ack."""
-    h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    # A Marketplace app's history budget (50/min; here 30), so the retried look-up takes 2 s, not 60.
+    fake_slack.limits["conversations.history"] = Limit(per_minute=30, burst=1)
+    h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0), slack_history_per_minute=30)
     msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(b"OggS")])  # its event never reached us
     fake_slack.errors["conversations.history"] = ["internal_error"]
     envelope = await h.deliver(fake_slack.event_callback(fake_slack.reaction_added(CHANNEL, msg["ts"])))

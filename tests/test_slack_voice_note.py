@@ -3,10 +3,12 @@ through the real slack-bolt/slack_sdk and the fake Slack."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.models import Segment
-from tests.fixtures.slack import FakeSlack, SlackHarness
+from tests.fixtures.slack import FakeSlack, Limit, SlackHarness
 from tests.fixtures.transcriber import ScriptedTranscriber
 
 CHANNEL = "C0GENERAL"
@@ -67,7 +69,10 @@ async def test_reply_posted_before_a_crash_is_found_not_posted_again(slack_harne
     metadata and edits it."""
     from bot.models import AudioNote, Platform
 
-    h = await slack_harness(ScriptedTranscriber([Segment(text="Found again.", start=0, end=1)], delay=0))
+    # Two look-ups back to back: a Marketplace app's replies budget (here 30/min), not 1 per minute.
+    fake_slack.limits["conversations.replies"] = Limit(per_minute=30, burst=1)
+    h = await slack_harness(ScriptedTranscriber([Segment(text="Found again.", start=0, end=1)], delay=0),
+                            slack_history_per_minute=30)
     msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(b"OggS")])
     note = AudioNote(platform=Platform.slack, workspace_id=fake_slack.team_id, channel_id=CHANNEL,
                      message_id=msg["ts"], thread_id=msg["ts"], attachment_id=msg["files"][0]["id"],
@@ -77,6 +82,8 @@ async def test_reply_posted_before_a_crash_is_found_not_posted_again(slack_harne
     found = await platform.find_reply(note)
     assert found is not None and found.message_id == posted.message_id
     other = note.model_copy(update={"attachment_id": "F-other"})
+    while not platform.pacing.replies.has_capacity():  # one look-up per 2 s at this budget
+        await asyncio.sleep(0.1)
     assert await platform.find_reply(other) is None
 
 
@@ -103,3 +110,19 @@ async def test_a_reply_lost_in_a_busy_thread_is_found_not_posted_twice(slack_har
     await h.core.wait_idle()
     assert len(fake_slack.bot_messages(CHANNEL, thread_ts=root["ts"])) == 1
     assert all(int(c.args.get("limit", 15)) <= 15 for c in fake_slack.calls_to("conversations.replies"))
+
+
+async def test_a_burst_of_notes_in_one_channel_draws_no_429(slack_harness, fake_slack: FakeSlack) -> None:
+    """Eight clips at once: eight placeholders exceed chat.postMessage's per-channel burst. The fake
+    refuses beyond Slack's limits (the harness fails on any 429): the bot must wait its turn."""
+    h = await slack_harness(ScriptedTranscriber([Segment(text="One of many.", start=0, end=1)], delay=0),
+                            jobs_concurrency=4, jobs_per_workspace=4)
+    msgs = [fake_slack.user_message(CHANNEL, [fake_slack.add_file(b"OggS")]) for _ in range(8)]
+    for msg in msgs:
+        await h.deliver(fake_slack.event_callback(msg))
+    await fake_slack.wait_for(lambda: all(
+        [m["text"] for m in fake_slack.bot_messages(CHANNEL, thread_ts=msg["ts"])] == ["One of many."] for msg in msgs
+    ), timeout=30)
+    await h.core.wait_idle()
+    posts = fake_slack.calls_to("chat.postMessage")
+    assert len(posts) == 8 and posts[-1].at - posts[0].at >= 4  # paced, about one a second after a burst

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
-from bot.errors import AudioTooLarge, FetchFailed, FetchUnavailable
+from bot.errors import AudioTooLarge, Deferred, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
 from bot.retry import is_retryable_status, parse_retry_after
 
@@ -46,6 +48,31 @@ def api_failure(e: SlackApiError, what: str) -> FetchFailed | FetchUnavailable:
     return FetchUnavailable(f"Slack could not give {what} ({error})", retry_after=retry_after)
 
 
+class SlackPacing:
+    """Token buckets that keep the bot under Slack's limits, shared by every note of the workspace, so a
+    burst of notes waits its turn instead of drawing 429s (slack_sdk would sleep through them, late)."""
+
+    POST_BURST = 3
+    UPDATE_BURST = 10
+
+    def __init__(self, posts_per_second: float = 1.0, updates_per_minute: float = 45, history_per_minute: float = 1):
+        self._post_period = self.POST_BURST / posts_per_second
+        self._posts: OrderedDict[str, AsyncLimiter] = OrderedDict()
+        # chat.update and chat.delete are separate Tier 3 methods, each with its own budget.
+        self.updates = AsyncLimiter(self.UPDATE_BURST, self.UPDATE_BURST * 60 / updates_per_minute)
+        self.deletes = AsyncLimiter(self.UPDATE_BURST, self.UPDATE_BURST * 60 / updates_per_minute)
+        self.history = AsyncLimiter(1, 60 / history_per_minute)
+        self.replies = AsyncLimiter(1, 60 / history_per_minute)
+
+    def posts(self, channel: str) -> AsyncLimiter:
+        """chat.postMessage's bucket for one channel (placeholders, continuations, summaries)."""
+        limiter = self._posts.pop(channel, None) or AsyncLimiter(self.POST_BURST, self._post_period)
+        self._posts[channel] = limiter
+        while len(self._posts) > 1024:
+            self._posts.popitem(last=False)
+        return limiter
+
+
 class SlackPlatform:
     """What the core calls to talk to one Slack workspace."""
 
@@ -54,8 +81,10 @@ class SlackPlatform:
     max_message_chars = MAX_MESSAGE_CHARS
     min_edit_interval = MIN_EDIT_INTERVAL
 
-    def __init__(self, client: AsyncWebClient, *, download_timeout_s: float = 120.0) -> None:
+    def __init__(self, client: AsyncWebClient, *, download_timeout_s: float = 120.0,
+                 pacing: SlackPacing | None = None) -> None:
         self.client = client
+        self.pacing = pacing or SlackPacing()
         self._download_timeout = aiohttp.ClientTimeout(total=download_timeout_s, sock_connect=10)
         self._session: aiohttp.ClientSession | None = None
         # (channel, ts) -> when the bot last wrote that message: the edit pace is per message.
@@ -77,7 +106,11 @@ class SlackPlatform:
         thread_ts = note.thread_id or note.message_id
         cursor: str | None = None
         for _ in range(REPLY_LOOKUP_PAGES):
+            if not self.pacing.replies.has_capacity():
+                # Waiting here would hold a worker for up to a minute: the job waits in the queue instead.
+                raise Deferred("conversations.replies budget spent", retry_after=self.pacing.replies.time_period)
             try:
+                await self.pacing.replies.acquire()
                 resp = await self.client.conversations_replies(
                     channel=note.channel_id, ts=thread_ts, oldest=note.message_id, inclusive=True,
                     include_all_metadata=True, limit=REPLIES_PAGE, cursor=cursor,
@@ -100,6 +133,7 @@ class SlackPlatform:
 
     async def edit(self, ref: MessageRef, text: str) -> None:
         await self._pace(ref.channel_id, ref.message_id)
+        await self.pacing.updates.acquire()
         try:
             await self.client.chat_update(channel=ref.channel_id, ts=ref.message_id, text=to_mrkdwn(text))
         finally:
@@ -107,6 +141,7 @@ class SlackPlatform:
 
     async def delete(self, ref: MessageRef) -> None:
         try:
+            await self.pacing.deletes.acquire()
             await self.client.chat_delete(channel=ref.channel_id, ts=ref.message_id)
         except SlackApiError as e:
             if e.response.get("error") != "message_not_found":
@@ -123,6 +158,7 @@ class SlackPlatform:
         )
 
     async def _post(self, channel: str, thread_ts: str, text: str, metadata: dict | None = None) -> MessageRef:
+        await self.pacing.posts(channel).acquire()
         resp = await self.client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=to_mrkdwn(text), unfurl_links=False, unfurl_media=False,
             metadata=metadata,
@@ -190,9 +226,11 @@ class SlackPlatform:
         """The message at `ts`: in the channel's history, or else inside a thread."""
         window = {"channel": channel, "latest": ts, "oldest": ts, "inclusive": True}
         try:
+            await self.pacing.history.acquire()
             found = await self.client.conversations_history(**window, limit=1)
             match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
             if match is None:
+                await self.pacing.replies.acquire()
                 found = await self.client.conversations_replies(ts=ts, **window, limit=REPLIES_PAGE)
                 match = next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
         except SlackApiError as e:

@@ -14,7 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.app import Core, build_app
-from adapters.slack.platform import SlackPlatform
+from adapters.slack.platform import SlackPacing, SlackPlatform
 from bot.config import Settings
 from bot.errors import VoxnoteError
 from bot.models import Platform
@@ -42,7 +42,8 @@ class SlackBot:
 
     def __init__(self, settings: Settings, core: Core, *, http_host: str = "0.0.0.0") -> None:
         self.client = make_client(settings)
-        self.platform = SlackPlatform(self.client)
+        self.platform = SlackPlatform(self.client, pacing=SlackPacing(
+            settings.slack_posts_per_second, settings.slack_updates_per_minute, settings.slack_history_per_minute))
         self.mode: Literal["socket", "http"] = "socket" if settings.slack_app_token else "http"
         signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
         if self.mode == "http" and not signing_secret:
