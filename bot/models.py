@@ -73,6 +73,9 @@ class AudioNote(BaseModel):
     duration: float | None = None
     # A URL anyone may fetch (Discord CDN). None: only the adapter can fetch the bytes (Slack).
     public_url: str | None = None
+    #: Tells this note from the others of its message (the file name, set when a message holds several):
+    #: an adapter that can find a reply only by reading it back writes it there (Discord).
+    label: str | None = None
     #: The event did not say what the message holds (a file named without its metadata, a reaction on a
     #: message the bot never saw): the job first asks the platform (`resolve`), where retries live, and
     #: posts nothing for what is not audio. Its `attachment_id` starts with `?`, so its key is its own.
@@ -219,3 +222,5 @@ class MessageRef(BaseModel):
     channel_id: str
     message_id: str
     thread_id: str | None = None
+    #: The note's `label`, which the adapter keeps writing into the message (see `AudioNote.label`).
+    label: str | None = None

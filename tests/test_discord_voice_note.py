@@ -201,3 +201,44 @@ async def test_a_burst_of_notes_in_one_channel_draws_no_429(discord_harness, fak
     for note in notes:
         [reply] = fake_discord.replies_to(note["id"])
         assert fake_discord.messages[reply["id"]]["content"] == "Part 0 of the note. Part 1 of the note."
+
+
+async def test_two_clips_in_one_message_each_find_their_own_reply_after_a_crash(discord_harness, fake_discord):
+    """One job per attachment: each reply names its file, so a job that lost its reply's id adopts its
+    own reply, not its sibling's (two jobs editing one reply would show one transcript twice)."""
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS[:1], delay=0))
+    first = fake_discord.attachment(OGG, "monday.ogg", "audio/ogg")
+    second = fake_discord.attachment(OGG, "tuesday.ogg", "audio/ogg")
+    note = await fake_discord.post_message(fake_discord.message(attachments=[first, second]))
+    await fake_discord.wait_for(lambda: len(fake_discord.replies_to(note["id"])) == 2)
+    await h.core.wait_idle()
+    replies = {m["content"].split("\n", 1)[0]: m for m in fake_discord.replies_to(note["id"])}
+    assert set(replies) == {"-# monday.ogg", "-# tuesday.ogg"}
+    assert all(m["content"].endswith(SEGMENTS[0].text) for m in replies.values())
+    # The crash: the second job's reply exists, but its id was never stored; and it is long enough
+    # ago that Discord forgot the nonce.
+    fake_discord._nonces.clear()
+    key = f"discord:{fake_discord.guild_id}:{note['channel_id']}:{note['id']}:{second['id']}"
+    await h.store._db.execute(
+        "UPDATE jobs SET reply_ref=NULL, reply_pending=1, status='queued', next_attempt_at=0 WHERE key=?", (key,))
+    await h.store._db.execute("DELETE FROM transcripts WHERE job_key=?", (key,))
+    monday_edits = len(fake_discord.edits_of(replies["-# monday.ogg"]["id"]))
+    h.core._wake.set()
+    await fake_discord.wait_for(lambda: len(fake_discord.edits_of(replies["-# tuesday.ogg"]["id"])) > 1)
+    await h.core.wait_idle()
+    assert len(fake_discord.replies_to(note["id"])) == 2
+    assert len(fake_discord.edits_of(replies["-# monday.ogg"]["id"])) == monday_edits
+
+
+async def test_a_reply_posted_again_right_after_a_crash_is_the_same_message(discord_harness, fake_discord):
+    """Within Discord's nonce window, posting the reply again returns the one already there."""
+    from bot.models import AudioNote, Platform
+
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS[:1], delay=0))
+    note = await fake_discord.post_voice_message(OGG)
+    reply = await h.transcribed(note)
+    [att] = note["attachments"]
+    audio = AudioNote(platform=Platform.discord, workspace_id=fake_discord.guild_id, channel_id=note["channel_id"],
+                      message_id=note["id"], attachment_id=att["id"], filename=att["filename"])
+    again = await h.bot.platform.post_reply(audio, "placeholder of the run after the crash")
+    assert again.message_id == reply["id"] and len(fake_discord.replies_to(note["id"])) == 1

@@ -57,4 +57,8 @@ def audio_notes(message: discord.Message) -> list[AudioNote]:
     if message.flags.voice:
         # The flag marks the message; its clip is the single attachment, whatever its metadata says.
         return [note_from(message, a) for a in message.attachments[:1]]
-    return [note_from(message, a) for a in message.attachments if is_audio(a)]
+    notes = [note_from(message, a) for a in message.attachments if is_audio(a)]
+    if len(notes) > 1:
+        # Several replies answer one message: each names its file, so people (and `find_reply`) tell them apart.
+        notes = [n.model_copy(update={"label": n.filename}) for n in notes]
+    return notes

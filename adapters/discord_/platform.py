@@ -4,6 +4,7 @@ continues in a thread started from the note (or, where threads are impossible, i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 from collections import OrderedDict
@@ -14,6 +15,7 @@ import httpx
 
 from bot.errors import AudioTooLarge, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
+from bot.pacing import KeyedLimiter
 from bot.retry import is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,10 @@ CONNECT_WAIT_SECONDS = 60.0
 REMEMBERED_REPLIES = 4096
 #: Messages after a note searched for the bot's reply to it (the reply follows the note closely).
 REPLY_LOOKUP = 50
+#: Discord's message create and edit buckets: 5 per 5 s per channel, in fixed windows. One request per
+#: 1.25 s (a bucket of one) never puts more than 5 in any 5 s, so a cold burst, which discord.py lets
+#: through before it has learned the bucket from the headers, draws no 429 either.
+CHANNEL_PACE_SECONDS = 1.25
 
 
 class _LinkExpired(Exception):
@@ -71,6 +77,8 @@ class DiscordPlatform:
         self._note_of_reply: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._threads: OrderedDict[str, str | None] = OrderedDict()
         self._thread_lock = asyncio.Lock()
+        self._creates = KeyedLimiter(1, CHANNEL_PACE_SECONDS)
+        self._edits = KeyedLimiter(1, CHANNEL_PACE_SECONDS)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -96,14 +104,18 @@ class DiscordPlatform:
         )
         try:
             channel = await self._channel(note.channel_id)
-            message = await channel.send(_fit(text), reference=reference, mention_author=False)
+            # The nonce makes the create idempotent for a few minutes (discord.py sends enforce_nonce):
+            # a job run again right after a crash between this call and storing the id gets the same reply.
+            await self._creates(note.channel_id).acquire()
+            message = await channel.send(_fit(text, note.label), reference=reference, mention_author=False,
+                                         nonce=_nonce(note))
         except discord.HTTPException as exc:
             if _is_unknown_reference(exc) or exc.code == 10008:
                 raise FetchFailed("the voice note was deleted before it could be transcribed") from exc
             raise
         reply_id = str(message.id)
         _remember(self._note_of_reply, reply_id, (note.channel_id, note.message_id))
-        return MessageRef(platform=Platform.discord, channel_id=note.channel_id, message_id=reply_id)
+        return MessageRef(platform=Platform.discord, channel_id=note.channel_id, message_id=reply_id, label=note.label)
 
     async def find_reply(self, note: AudioNote) -> MessageRef | None:
         """This bot's reply to `note` among the messages after it (after a crash that lost its id)."""
@@ -113,15 +125,20 @@ class DiscordPlatform:
         try:
             async for message in channel.history(after=discord.Object(note_id), limit=REPLY_LOOKUP):
                 ref = message.reference
-                if client.user and message.author.id == client.user.id and ref and ref.message_id == note_id:
-                    return MessageRef(platform=Platform.discord, channel_id=note.channel_id, message_id=str(message.id))
+                if not (client.user and message.author.id == client.user.id and ref and ref.message_id == note_id):
+                    continue
+                # One reply per attachment: with several, the reply names its file on its first line.
+                if note.label is None or message.content.startswith(_marker(note.label)):
+                    return MessageRef(platform=Platform.discord, channel_id=note.channel_id,
+                                      message_id=str(message.id), label=note.label)
         except discord.HTTPException as exc:
             log.warning("could not look for an earlier reply in %s: %s", note.channel_id, exc)
         return None
 
     async def edit(self, ref: MessageRef, text: str) -> None:
         channel = await self._channel(ref.channel_id)
-        await channel.get_partial_message(int(ref.message_id)).edit(content=_fit(text))
+        await self._edits(ref.channel_id).acquire()
+        await channel.get_partial_message(int(ref.message_id)).edit(content=_fit(text, ref.label))
 
     async def delete(self, ref: MessageRef) -> None:
         channel = await self._channel(ref.channel_id)
@@ -142,6 +159,7 @@ class DiscordPlatform:
         kwargs: dict[str, object] = {"file": file} if file is not None else {}
         if thread_id is not None:
             thread = await self._channel(thread_id)
+            await self._creates(thread_id).acquire()
             message = await thread.send(text, **kwargs)  # type: ignore[arg-type]
             return MessageRef(platform=Platform.discord, channel_id=thread_id, message_id=str(message.id),
                               thread_id=thread_id)
@@ -149,6 +167,7 @@ class DiscordPlatform:
             message_id=int(ref.message_id), channel_id=int(ref.channel_id), fail_if_not_exists=False
         )
         channel = await self._channel(ref.channel_id)
+        await self._creates(ref.channel_id).acquire()
         message = await channel.send(
             text, reference=reference, mention_author=False, **kwargs  # type: ignore[arg-type]
         )
@@ -244,6 +263,19 @@ def _remember(cache: OrderedDict[str, V], key: str, value: V) -> None:
         cache.popitem(last=False)
 
 
-def _fit(text: str, limit: int = DiscordPlatform.max_message_chars) -> str:
-    """Discord rejects longer content outright; the core splits, this only guards the edge."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _marker(label: str) -> str:
+    """The first line of a reply that answers one of several attachments: Discord's small subtext."""
+    return f"-# {label}\n"
+
+
+def _nonce(note: AudioNote) -> str:
+    """25 characters (Discord's limit) that stand for the note's key."""
+    return hashlib.sha256(note.idempotency_key.encode()).hexdigest()[:25]
+
+
+def _fit(text: str, label: str | None = None, limit: int = DiscordPlatform.max_message_chars) -> str:
+    """The label's line, then the text. Discord rejects longer content outright; the core splits
+    (leaving room for a label), this only guards the edge."""
+    marker = _marker(label) if label else ""
+    room = limit - len(marker)
+    return marker + (text if len(text) <= room else text[: room - 1] + "…")

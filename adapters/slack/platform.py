@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -16,6 +15,7 @@ from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
 from bot.errors import AudioTooLarge, Deferred, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
+from bot.pacing import KeyedLimiter
 from bot.retry import is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -56,21 +56,13 @@ class SlackPacing:
     UPDATE_BURST = 10
 
     def __init__(self, posts_per_second: float = 1.0, updates_per_minute: float = 45, history_per_minute: float = 1):
-        self._post_period = self.POST_BURST / posts_per_second
-        self._posts: OrderedDict[str, AsyncLimiter] = OrderedDict()
+        #: chat.postMessage's bucket per channel (placeholders, continuations, summaries).
+        self.posts = KeyedLimiter(self.POST_BURST, self.POST_BURST / posts_per_second)
         # chat.update and chat.delete are separate Tier 3 methods, each with its own budget.
         self.updates = AsyncLimiter(self.UPDATE_BURST, self.UPDATE_BURST * 60 / updates_per_minute)
         self.deletes = AsyncLimiter(self.UPDATE_BURST, self.UPDATE_BURST * 60 / updates_per_minute)
         self.history = AsyncLimiter(1, 60 / history_per_minute)
         self.replies = AsyncLimiter(1, 60 / history_per_minute)
-
-    def posts(self, channel: str) -> AsyncLimiter:
-        """chat.postMessage's bucket for one channel (placeholders, continuations, summaries)."""
-        limiter = self._posts.pop(channel, None) or AsyncLimiter(self.POST_BURST, self._post_period)
-        self._posts[channel] = limiter
-        while len(self._posts) > 1024:
-            self._posts.popitem(last=False)
-        return limiter
 
 
 class SlackPlatform:
