@@ -13,9 +13,11 @@ def test_every_benchmark_runs_and_writes_json():
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| bench | metric |" in result.stdout
-    for name in ("overhead", "first_partial", "engine_speed", "accuracy"):
+    for name in ("overhead", "first_partial", "engine_speed", "accuracy", "chaos"):
         data = json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
         assert data["rows"] and all(r["value"] == r["value"] for r in data["rows"])  # no NaN
     overhead = json.loads((ROOT / "bench" / "results" / "overhead.json").read_text())
     lost = next(r for r in overhead["rows"] if r["metric"] == "notes lost or doubled")
     assert lost["value"] == 0
+    chaos = json.loads((ROOT / "bench" / "results" / "chaos.json").read_text())
+    assert chaos["rows"][0]["value"] == 0, chaos["notes"]
