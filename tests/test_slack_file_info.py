@@ -27,19 +27,13 @@ def _shared_file_message(fake: FakeSlack) -> dict:
     return msg
 
 
-async def _answered_once(fake: FakeSlack, h, msg) -> None:
-    await fake.wait_for(lambda: any(m["text"] == SEGMENTS[0].text for m in fake.bot_messages(CHANNEL)))
-    await h.core.wait_idle()
-    assert len(fake.bot_messages(CHANNEL, thread_ts=msg["ts"])) == 1
-
-
 async def test_a_failing_files_info_is_retried_not_a_lost_note(slack_harness, fake_slack: FakeSlack):
     h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0))
     fake_slack.errors["files.info"] = ["internal_error"]
     msg = _shared_file_message(fake_slack)
     envelope = await h.deliver(fake_slack.event_callback(msg))
     await fake_slack.wait_ack(envelope)
-    await _answered_once(fake_slack, h, msg)
+    await h.answered_once(msg, SEGMENTS[0].text)
     assert len(fake_slack.calls_to("files.info")) >= 2
 
 
@@ -65,7 +59,7 @@ async def test_a_reaction_is_acked_before_any_web_api_call(slack_harness, fake_s
     envelope = await h.deliver(fake_slack.event_callback(fake_slack.reaction_added(CHANNEL, msg["ts"])))
     await fake_slack.wait_ack(envelope)
     acked_at = fake_slack.ack_time(envelope)
-    await _answered_once(fake_slack, h, msg)
+    await h.answered_once(msg, SEGMENTS[0].text)
     history = fake_slack.calls_to("conversations.history")
     assert len(history) >= 2  # the failed look-up was retried
     assert all(c.at > acked_at for c in history)

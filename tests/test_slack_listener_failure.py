@@ -26,12 +26,6 @@ def fail_first_add_job(store) -> None:
     store.add_job = add_job
 
 
-async def _answered_once(fake: FakeSlack, h, msg) -> None:
-    await fake.wait_for(lambda: any(m["text"] == SEGMENTS[0].text for m in fake.bot_messages(CHANNEL)))
-    await h.core.wait_idle()
-    assert len(fake.bot_messages(CHANNEL, thread_ts=msg["ts"])) == 1
-
-
 async def test_socket_mode_redelivery_after_a_failed_listener_is_handled(slack_harness, fake_slack: FakeSlack):
     h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0))
     fail_first_add_job(h.store)
@@ -42,7 +36,7 @@ async def test_socket_mode_redelivery_after_a_failed_listener_is_handled(slack_h
     assert not fake_slack.acks_of("env-1")  # not stored, so not acked: Slack will try again
     await h.deliver(body, envelope_id="env-1", retry=1)
     await fake_slack.wait_ack("env-1")
-    await _answered_once(fake_slack, h, msg)
+    await h.answered_once(msg, SEGMENTS[0].text)
 
 
 async def test_http_retry_after_a_failed_listener_is_handled(slack_harness, fake_slack: FakeSlack):
@@ -53,4 +47,4 @@ async def test_http_retry_after_a_failed_listener_is_handled(slack_harness, fake
     status, _ = await post_signed(h.events_url, body, SIGNING_SECRET)
     assert status != 200  # Slack retries a delivery that was not answered 200
     await h.deliver(body, retry=1)
-    await _answered_once(fake_slack, h, msg)
+    await h.answered_once(msg, SEGMENTS[0].text)
