@@ -312,9 +312,14 @@ class Voxnote:
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
     async def _keep_lease(self, key: str) -> None:
+        """Renew the lease a third of the way through, and keep trying when a renewal fails: a lease
+        left to expire while the job runs lets another worker run the same note at the same time."""
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 3)
-            await self.store.renew_lease(key, self.settings.lease_seconds)
+            try:
+                await self.store.renew_lease(key, self.settings.lease_seconds)
+            except Exception:
+                log.warning("renewing the lease of %s failed; trying again", key, exc_info=True)
 
     async def _run_job(self, job: Job) -> None:
         platform = self.platforms[job.note.platform]
@@ -371,8 +376,17 @@ class Voxnote:
         at = time.time() + delay
         await self.store.requeue_job(job.key, at, reason)
         JOBS_RETRIED.inc()
+        if await self._transcribed(job.key):
+            # The reply already holds (or is about to get) the transcript: a warning would replace it.
+            return
         when = datetime.fromtimestamp(at).astimezone().strftime("%H:%M")
         await self._say(platform, reply, f":warning: Couldn't transcribe yet: {reason}. Will retry at {when}.")
+
+    async def _transcribed(self, key: str) -> bool:
+        try:
+            return await self.store.get_transcript(key) is not None
+        except Exception:
+            return False
 
     async def _fail(self, job: Job, platform: ChatPlatform, reply: MessageRef | None, text: str, error: str) -> None:
         await self.store.finish_job(job.key, JobStatus.failed, error)

@@ -237,3 +237,58 @@ async def test_a_deferred_job_frees_its_worker_and_spends_no_attempt(settings, s
     assert job.status == JobStatus.queued and job.attempts == 0 and job.next_attempt_at > time.time() + 3000
     assert not [c for c in platform.calls if c.ref.thread_id == "m1"]  # nothing said about it
     assert (await store.get_job(other.idempotency_key)).status == JobStatus.done
+
+
+async def test_a_retry_after_the_transcript_was_delivered_leaves_the_reply_alone(settings, store, monkeypatch):
+    """The final text is in the reply but recording the job done failed: its rerun fails once more. The
+    reply must keep the transcript, not turn into 'Couldn't transcribe yet'."""
+    monkeypatch.setattr("bot.core.RETRY_BASE_SECONDS", 0.01)
+    platform = RecordingPlatform()
+    note = platform.note(b"a")
+    real_extras = store.extras_posted
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    async def extras_posted(key):
+        if failures:
+            raise failures.pop()
+        return await real_extras(key)
+
+    store.extras_posted = extras_posted
+    core = Voxnote(settings, store, ScriptedTranscriber(SEGMENTS, delay=0))
+    await core.start()
+    await core.submit(note, platform)
+    for _ in range(200):
+        if (await store.get_job(note.idempotency_key)).status == JobStatus.done:
+            break
+        await asyncio.sleep(0.02)
+    await core.stop()
+    texts = [c.text for c in platform.of("edit")]
+    assert not any("Couldn't transcribe" in t for t in texts), texts
+    assert texts[-1] == "Still here."
+
+
+async def test_a_failed_lease_renewal_is_tried_again(settings, store):
+    """One failed renewal must not let the lease lapse while the job runs (another worker would take it)."""
+    platform = RecordingPlatform()
+    real_renew = store.renew_lease
+    failures = [sqlite3.OperationalError("database is locked")]
+
+    async def renew_lease(key, lease_s):
+        if failures:
+            raise failures.pop()
+        await real_renew(key, lease_s)
+
+    store.renew_lease = renew_lease
+    t = ScriptedTranscriber(SEGMENTS * 8, delay=0.25)  # about 2 s: three lease lengths
+    core = Voxnote(settings, store, t)
+    await core.start()
+    note = platform.note(b"a")
+    await core.submit(note, platform)
+    await asyncio.sleep(1.5)
+    job = await store.get_job(note.idempotency_key)
+    assert job.status == JobStatus.running and job.lost_leases == 0
+    async with store._db.execute("SELECT lease_until FROM jobs WHERE key=?", (note.idempotency_key,)) as cur:
+        assert (await cur.fetchone())[0] > time.time()  # still held
+    await core.wait_idle(timeout=10)
+    await core.stop()
+    assert len(t.requests) == 1
