@@ -236,10 +236,9 @@ class Voxnote:
         chat = self.platforms.get(platform)
         for job in jobs:
             self._deleted.discard(job.key)
-            ref = job.reply_ref or (await self.store.get_job(job.key) or job).reply_ref
-            if chat is not None and ref is not None:
+            if chat is not None and job.reply_ref is not None:
                 try:
-                    await chat.delete(ref)
+                    await chat.delete(job.reply_ref)
                 except Exception:
                     log.info("the reply to deleted note %s could not be deleted (already gone?)", job.key,
                              exc_info=True)

@@ -55,10 +55,10 @@ class Core(Protocol):
 class SlackListeners:
     """The work behind each listener, kept apart from bolt's wiring so each reads on its own."""
 
-    def __init__(self, core: Core, platform: ChatPlatform, client: AsyncWebClient, admins: SlackAdmins) -> None:
+    def __init__(self, core: Core, platform: ChatPlatform, admins: SlackAdmins) -> None:
+        # No Web API client here: look-ups happen in the platform, inside jobs, never before an ack.
         self.core = core
         self.platform = platform
-        self.client = client
         self.admins = admins
         self.seen = SeenEvents()
 
@@ -162,7 +162,7 @@ def build_app(
     # before that leaves the event unacked, and Slack redelivers it. Commands and shortcuts ack at once
     # and do their work in lazy listeners, so a slow summary never misses Slack's 3-second deadline.
     app = AsyncApp(client=client, signing_secret=signing_secret, name="voxnote", process_before_response=True)
-    listeners = SlackListeners(core, platform, client, SlackAdmins(client, admins))
+    listeners = SlackListeners(core, platform, SlackAdmins(client, admins))
     app.event("message")(listeners.on_message)
     app.event("reaction_added")(listeners.on_reaction)
     app.message_shortcut(SHORTCUT_CALLBACK_ID)(ack=_ack, lazy=[listeners.on_shortcut])
