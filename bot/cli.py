@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from bot.config import Settings
+from pydantic import ValidationError
+
+from bot.config import Settings, settings_error
 from bot.errors import VoxnoteError
 from bot.models import ChannelSettings, DoneEvent, TextDeltaEvent, Transcript, TranscriptionRequest
 from bot.render import to_srt, to_vtt, transcript_text
@@ -128,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     overrides: dict[str, object] = {}
     if getattr(args, "model", None):
         overrides["model"] = args.model
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        print(f"error: {settings_error(exc)}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

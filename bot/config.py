@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from typing import Annotated
 
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -106,7 +106,12 @@ class Settings(BaseSettings):
     service_host: str = Field("127.0.0.1", description="address `voxnote serve` binds to")
     service_port: int = Field(8000, description="port `voxnote serve` listens on")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="comma-separated Bearer keys the service accepts (none: no auth)"
+        default_factory=list,
+        description="comma-separated Bearer keys the service accepts (none: no auth, which only loopback allows)",
+    )
+    service_allow_anonymous: bool = Field(
+        False, description="let `voxnote serve` run without API keys on an address beyond loopback (everyone "
+                           "who reaches it can use it and shares one file owner)"
     )
     url_allowlist: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -132,8 +137,19 @@ class Settings(BaseSettings):
     @classmethod
     def _split_service_lists(cls, value: object) -> list[object]:
         if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
+            items = [v.strip() for v in value.split(",") if v.strip()]
+            # " , " is a typo, not a wish to turn authentication off: say so instead of running open.
+            if value.strip() and not items:
+                raise ValueError("the list has separators but no entries; leave it unset for none")
+            return items
         return list(value or [])  # type: ignore[call-overload]
+
+    @field_validator("api_keys", mode="after")
+    @classmethod
+    def _no_blank_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(not key.get_secret_value().strip() for key in value):
+            raise ValueError("an API key is blank")
+        return value
 
 
 def env_names(name: str, field: object) -> list[str]:
@@ -142,6 +158,17 @@ def env_names(name: str, field: object) -> list[str]:
     if isinstance(alias, AliasChoices):
         return [str(a) for a in alias.choices]
     return [f"VOXNOTE_{name.upper()}"]
+
+
+def settings_error(exc: ValidationError) -> str:
+    """A bad setting in words a user can act on: the environment variable, not the pydantic field."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error.get("loc") else ""
+        field = Settings.model_fields.get(name)
+        where = " or ".join(env_names(name, field)) if field is not None else name
+        lines.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(lines) or str(exc)
 
 
 def settings_table() -> str:

@@ -117,3 +117,9 @@ class CommandError(VoxnoteError):
 
 class NotAllowed(VoxnoteError):
     user_message = "you are not allowed to change this channel's settings"
+
+
+class ConfigError(VoxnoteError):
+    """The configuration cannot work (or would be unsafe): the process refuses to start and says why."""
+
+    user_message = "the configuration is not valid"

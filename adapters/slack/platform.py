@@ -7,6 +7,7 @@ import logging
 import time
 
 import aiohttp
+import yarl
 from aiolimiter import AsyncLimiter
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,6 +30,10 @@ MAX_MESSAGE_CHARS = 3_500
 MIN_EDIT_INTERVAL = 1.2
 DOWNLOAD_CHUNK = 64 * 1024
 REPLY_EVENT = "voxnote_reply"
+# Where Slack serves private files: files.slack.com (and each workspace's own subdomain), GovSlack's twin.
+SLACK_FILE_DOMAINS = ("slack.com", "slack-gov.com")
+EXTERNAL_FILE = ("this file is stored outside Slack (an external link): voxnote transcribes files uploaded to "
+                 "Slack only")
 # conversations.replies returns at most 15 messages a call for apps outside the Marketplace. The reply
 # follows its note closely, so a search from the note needs a page or two.
 REPLIES_PAGE = 15
@@ -186,9 +191,31 @@ class SlackPlatform:
         if file.size is not None and file.size > max_bytes:
             raise AudioTooLarge(_too_large(file.filename(), file.size, max_bytes))
         url = file.url_private_download or file.url_private
+        if file.mode == "external":
+            raise FetchFailed(EXTERNAL_FILE)
         if not url:
             raise FetchFailed("Slack gave no download link for the file")
+        if not self.token_may_go_to(url):
+            # The bot token opens every file of the workspace: it goes to Slack's file servers only.
+            log.warning("not downloading %s: its link leads outside Slack", file.id)
+            raise FetchFailed(EXTERNAL_FILE)
         return await self._download(url, max_bytes)
+
+    def token_may_go_to(self, url: str) -> bool:
+        """True for Slack's own file hosts over https (and the configured API base, which tests point at a
+        fake). aiohttp drops the header itself on a redirect to another origin."""
+        try:
+            target = yarl.URL(url)
+            if target.user is not None or target.password is not None:
+                return False
+            if target.origin() == yarl.URL(self.client.base_url).origin():
+                return True
+        except ValueError:
+            return False
+        host = (target.host or "").lower().rstrip(".")
+        return target.scheme == "https" and target.port == 443 and any(
+            host == domain or host.endswith("." + domain) for domain in SLACK_FILE_DOMAINS
+        )
 
     async def _file_info(self, file_id: str) -> SlackFile:
         try:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.config import Settings
-from bot.errors import VoxnoteError
+from bot.errors import ConfigError, VoxnoteError
 from bot.service.api_errors import ApiError, from_voxnote_error
 from bot.service.auth import authenticate
 from bot.service.body_limit import BodyLimit, BodyTooLarge, too_large
@@ -190,6 +190,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_exposure(settings: Settings, host: str) -> None:
+    """Refuse to serve everyone by accident: beyond loopback, keys are required unless explicitly waived."""
+    if settings.api_keys:
+        log.info("API keys set: every /v1 request needs `Authorization: Bearer <key>`")
+    elif is_loopback(host):
+        log.info("no VOXNOTE_API_KEYS: no authentication, listening on loopback (%s) only", host)
+    elif settings.service_allow_anonymous:
+        log.warning(
+            "no VOXNOTE_API_KEYS while binding %s (VOXNOTE_SERVICE_ALLOW_ANONYMOUS is set): anyone who can reach "
+            "this address can use the service, and all their uploads share one owner",
+            host,
+        )
+    else:
+        raise ConfigError(
+            f"refusing to serve {host} without API keys: anyone who can reach it could use the service and "
+            "read or delete everyone's uploads. Set VOXNOTE_API_KEYS, bind 127.0.0.1, or set "
+            "VOXNOTE_SERVICE_ALLOW_ANONYMOUS=true if an open service is really what you want"
+        )
+
+
 def build_engine(settings: Settings) -> Transcriber:
     """The local engine with its speaker model loaded up front: a shared service pays that once, at start."""
     from bot.engine.local import LocalTranscriber
@@ -205,16 +225,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
 
     host = host or settings.service_host
     port = port or settings.service_port
-    if settings.api_keys:
-        log.info("API keys set: every /v1 request needs `Authorization: Bearer <key>`")
-    elif is_loopback(host):
-        log.info("no VOXNOTE_API_KEYS: no authentication, listening on loopback (%s) only", host)
-    else:
-        log.warning(
-            "no VOXNOTE_API_KEYS while binding %s: anyone who can reach this address can use the service; "
-            "set VOXNOTE_API_KEYS or bind 127.0.0.1",
-            host,
-        )
+    check_exposure(settings, host)
     engine = build_engine(settings)
     app = create_app(settings, engine, warm=True)
     try:
