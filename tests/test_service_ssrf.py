@@ -125,6 +125,27 @@ def test_download_over_the_byte_cap_is_refused(ssrf_service, media_server):
     assert transcriber.requests == []
 
 
+@pytest.mark.parametrize("url", ["http://[2002:7f00:1::1]/a.wav", "http://[2002:a9fe:a9fe::1]/", "http://[2001::1]/",
+                                 "http://[fec0::1]/", "http://192.0.0.1/", "http://192.88.99.1/"])
+def test_tunnel_and_relay_addresses_are_refused_before_any_connect(ssrf_service, url):
+    svc, recorder, _ = ssrf_service
+    response = transcribe_url(svc, url)
+    assert_refused(response)
+    assert "not a public address" in response.json()["message"]
+    assert recorder.urls == []
+
+
+def test_a_url_with_credentials_is_refused_not_forwarded(ssrf_service, media_server):
+    svc, recorder, transcriber = ssrf_service
+    media_server.files["/private.wav"] = AUDIO
+    url = media_server.url("/private.wav").replace("http://", "http://admin:hunter2@")
+    response = transcribe_url(svc, url)
+    assert_refused(response)
+    assert "user name or password" in response.json()["message"]
+    assert recorder.urls == [] and "/private.wav" not in media_server.requests
+    assert transcriber.requests == []
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/a.wav", "gopher://127.0.0.1/", "not a url"])
 def test_other_schemes_are_refused(ssrf_service, url):
     svc, recorder, _ = ssrf_service
@@ -149,6 +170,12 @@ def test_redirect_loop_and_missing_file_are_clear_errors(ssrf_service, media_ser
         ("169.254.169.254", False), ("fe80::1", False), ("fc00::1", False), ("100.64.0.1", False),
         ("0.0.0.0", False), ("::", False), ("224.0.0.1", False), ("ff02::1", False), ("240.0.0.1", False),
         ("255.255.255.255", False), ("::ffff:127.0.0.1", False), ("::ffff:8.8.8.8", True),
+        # Tunnels and relays that Python calls global: each can carry a private IPv4 inside.
+        ("2002:7f00:1::1", False), ("2002:a9fe:a9fe::1", False), ("2002:808:808::1", False),
+        ("2001:0:53aa:64c:0:fbff:80ff:fffe", False), ("2001::1", False), ("fec0::1", False),
+        ("192.0.0.1", False), ("192.0.0.170", False), ("192.88.99.1", False),
+        ("64:ff9b::7f00:1", False), ("64:ff9b::a9fe:a9fe", False), ("64:ff9b::808:808", True),
+        ("64:ff9b:1::1", False), ("2001:db8::1", False),
     ],
 )
 def test_public_address_rule(address, public):

@@ -59,10 +59,34 @@ class Allowlist:
         return host.lower().rstrip(".") in self.hosts or any(address in net for net in self.networks)
 
 
+# Ranges Python's `ipaddress` counts as global although they tunnel or relay to other networks (an
+# embedded private IPv4 reaches the inside through a relay) or are long deprecated.
+NOT_PUBLIC = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "192.0.0.0/24",  # IETF protocol assignments (DS-Lite, NAT64 discovery...)
+        "192.88.99.0/24",  # 6to4 relay anycast
+        "2002::/16",  # 6to4: the next 32 bits are an IPv4 address
+        "2001::/32",  # Teredo: the client's IPv4 sits (inverted) in the last 32 bits
+        "fec0::/10",  # site-local, deprecated: an organisation's inside
+        "64:ff9b:1::/48",  # local-use NAT64
+        "2001:db8::/32",  # documentation
+        "100::/64",  # discard-only
+    )
+)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def is_public(address: IPAddress) -> bool:
-    """Only globally routable unicast: refuses loopback, private, link-local, multicast, reserved, unspecified."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return is_public(address.ipv4_mapped)
+    """Only globally routable unicast: refuses loopback, private, link-local, multicast, reserved,
+    unspecified, and the tunnel and relay ranges that wrap any IPv4 address (6to4, Teredo, NAT64)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)
+        if address in NAT64:  # well-known NAT64 prefix: it is the embedded IPv4 that gets reached
+            return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if any(address.version == net.version and address in net for net in NOT_PUBLIC):
+        return False
     return address.is_global and not (
         address.is_multicast or address.is_reserved or address.is_unspecified or address.is_link_local
     )
@@ -107,6 +131,9 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         host = url.host
         if not host:
             raise UrlNotAllowed("the URL has no host")
+        if url.userinfo:
+            # httpx would turn it into Basic auth sent to whoever answers (a redirect included).
+            raise UrlNotAllowed("the URL must not carry a user name or password")
         port = url.port or (443 if url.scheme == "https" else 80)
         addresses = await resolve(host, port)
         # One bad address is enough to refuse: a name that also points inside is not a public name.
