@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     max_concurrent: int = Field(2, description="transcriptions the service runs at once")
     max_queue: int = Field(8, description="requests waiting for a slot; beyond that the service answers 429")
     fetch_timeout_s: float = Field(60.0, description="total time allowed to download one `file_url`")
+    service_max_bytes_in_flight: int = Field(
+        300_000_000, description="audio bytes all transcription requests together may hold in memory (429 beyond)"
+    )
+    service_body_min_rate: int = Field(
+        8192, ge=1, description="slowest request body accepted, in bytes/s after the grace period (408 below)"
+    )
+    service_body_grace_s: float = Field(10.0, ge=0, description="seconds a request body may start slowly")
 
     log_level: str = Field("INFO", description="logging level")
 

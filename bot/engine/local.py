@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bot.engine import privacy
 from bot.engine.audio import SAMPLE_RATE, DecodedAudio, load_audio
 from bot.config import Settings
 from bot.errors import NoSpeech, TranscriptionRejected, VoxnoteError
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from faster_whisper.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
+
+# Before faster-whisper can import onnxruntime (Silero VAD): its telemetry is read at import time.
+privacy.disable_library_telemetry()
 
 #: Adds `speaker_id` to segments, given the 16 kHz samples they come from (runs in the worker thread).
 Diarizer = Callable[[np.ndarray, list[Segment]], list[Segment]]

@@ -18,7 +18,8 @@ class QueueFull(Exception):
 class Limiter:
     """`max_concurrent` requests run, `max_queue` more wait, the rest are refused at once.
 
-    A request is admitted before its body is read, so the bytes held in memory are bounded too."""
+    Requests are admitted once their audio is read (the intake bounds the bytes held before that), so only
+    decoding and transcribing wait here."""
 
     def __init__(self, max_concurrent: int, max_queue: int, initial_estimate_s: float = 5.0) -> None:
         if max_concurrent < 1 or max_queue < 0:
@@ -39,10 +40,14 @@ class Limiter:
         rounds = math.ceil((self.waiting + 1) / self.max_concurrent)
         return max(1, min(600, math.ceil(self._avg_s * rounds)))
 
-    def admit(self) -> Ticket:
-        """A place in line, or `QueueFull`; the caller must `close()` the ticket whatever happens."""
+    def check(self) -> None:
+        """`QueueFull` now if a request arriving now could not get in line (a cheap early refusal)."""
         if self.admitted >= self.max_concurrent + self.max_queue:
             raise QueueFull(self.retry_after())
+
+    def admit(self) -> Ticket:
+        """A place in line, or `QueueFull`; the caller must `close()` the ticket whatever happens."""
+        self.check()
         self.admitted += 1
         return Ticket(self)
 

@@ -17,17 +17,27 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from bot.config import Settings
 from bot.errors import ConfigError, VoxnoteError
 from bot.service.api_errors import ApiError, from_voxnote_error
 from bot.service.auth import authenticate
-from bot.service.body_limit import BodyLimit, BodyTooLarge, too_large
 from bot.service.catalog import ModelCatalog
 from bot.service.disconnect import ClientGone
 from bot.service.fetch import Allowlist, Fetcher
 from bot.service.files import FileStore
 from bot.service.files_api import router as files_router
+from bot.service.intake import (
+    BodyTooLarge,
+    BodyTooSlow,
+    ByteBudget,
+    Intake,
+    MemoryBusy,
+    memory_busy,
+    too_large,
+    too_slow,
+)
 from bot.service.limits import Limiter, QueueFull
 from bot.service.state import Service, engine_model_id, service_of
 from bot.service.transcriptions import router as transcriptions_router
@@ -73,6 +83,7 @@ def create_app(
             diarization=lambda: getattr(transcriber, "diarizer", None) is not None,
         ),
         api_keys=[key.get_secret_value() for key in settings.api_keys],
+        budget=ByteBudget(settings.service_max_bytes_in_flight),
     )
 
     @contextlib.asynccontextmanager
@@ -99,7 +110,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    app.add_middleware(BodyLimit, upload_limit=settings.max_audio_bytes + FORM_OVERHEAD)
+    app.add_middleware(
+        Intake,
+        upload_limit=settings.max_audio_bytes + FORM_OVERHEAD,
+        api_keys=service.api_keys,
+        budget=service.budget,
+        min_rate=settings.service_body_min_rate,
+        grace_s=settings.service_body_grace_s,
+    )
     _add_error_handlers(app)
     app.include_router(transcriptions_router, tags=["audio"])
     app.include_router(files_router)
@@ -149,6 +167,21 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_request: Request, exc: BodyTooLarge) -> Response:
         return too_large(exc.limit).response()
+
+    @app.exception_handler(BodyTooSlow)
+    async def body_too_slow(_request: Request, exc: BodyTooSlow) -> Response:
+        log.info("refused a request whose body arrived slower than %d bytes/s", exc.min_rate)
+        return too_slow(exc.min_rate).response()
+
+    @app.exception_handler(MemoryBusy)
+    async def busy(_request: Request, exc: MemoryBusy) -> Response:
+        log.info("busy: refused a request over the in-memory audio budget (retry after %d s)", exc.retry_after)
+        return memory_busy(exc).response()
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_left_mid_body(_request: Request, _exc: ClientDisconnect) -> Response:
+        log.info("client disconnected while sending its request body")
+        return Response(status_code=499)
 
     @app.exception_handler(ClientGone)
     async def client_gone(_request: Request, _exc: ClientGone) -> Response:

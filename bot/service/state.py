@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.service.catalog import ModelCatalog
 from bot.service.fetch import Fetcher
 from bot.service.files import FileStore
+from bot.service.intake import ByteBudget
 from bot.service.limits import Limiter
 from bot.engine.transcriber import Transcriber
 
@@ -23,6 +24,7 @@ class Service:
     limiter: Limiter
     catalog: ModelCatalog
     api_keys: list[str]
+    budget: ByteBudget
 
     def can_diarize(self) -> bool:
         """True when the engine labels speakers (LocalTranscriber with a diarizer attached)."""

@@ -17,6 +17,7 @@ from bot.models import DoneEvent, SegmentEvent, Transcript, TranscriptionEvent, 
 from bot.service.api_errors import ApiError, from_voxnote_error
 from bot.service.auth import authenticate
 from bot.service.disconnect import unless_disconnected
+from bot.service.intake import Reservation, reservation_of
 from bot.service.form import TranscriptionForm, openapi_request_body, parse_form
 from bot.service.openai_compat import mistral_body, openai_event, openai_response
 from bot.service.sse import Event, EventStreamResponse
@@ -44,14 +45,16 @@ MAX_FIELD_BYTES = 64 * 1024
 )
 async def create_transcription(request: Request, owner: str = Depends(authenticate)) -> Response:
     service = service_of(request)
-    # Admission first: a full queue is refused before the body is read.
-    ticket = service.limiter.admit()
+    # A full queue is refused before the body is read; but the place in line is taken only once the audio
+    # is in hand, so clients still sending (or a slow file_url server) hold no place and no engine slot.
+    service.limiter.check()
     started = time.monotonic()
     events: AsyncIterator[TranscriptionEvent] | None = None
     handed_over = False
     source: str | None = None
+    fields, model, source, engine_request = await _read_request(request, service, owner)
+    ticket = service.limiter.admit()
     try:
-        fields, model, source, engine_request = await _read_request(request, service, owner)
         await unless_disconnected(request.receive, ticket.start())
         if engine_request.diarize and not service.can_diarize():
             log.warning("diarize=true asked, but no speaker model is loaded: answering without speaker ids")
@@ -99,7 +102,7 @@ async def _read_request(
         source = _source_param(fields, upload)
         try:
             audio, filename = await unless_disconnected(
-                request.receive, _audio_bytes(service, fields, upload, owner, source)
+                request.receive, _audio_bytes(service, fields, upload, owner, source, reservation_of(request.scope))
             )
         except VoxnoteError as exc:
             raise from_voxnote_error(exc, source) from exc
@@ -126,7 +129,12 @@ def _source_param(fields: TranscriptionForm, upload: UploadFile | None) -> str:
 
 
 async def _audio_bytes(
-    service: Service, fields: TranscriptionForm, upload: UploadFile | None, owner: str, source: str
+    service: Service,
+    fields: TranscriptionForm,
+    upload: UploadFile | None,
+    owner: str,
+    source: str,
+    reservation: Reservation | None,
 ) -> tuple[bytes, str]:
     limit = service.settings.max_audio_bytes
     if source == "file":
@@ -139,10 +147,15 @@ async def _audio_bytes(
         return data, upload.filename or "audio"
     if source == "file_id":
         assert fields.file_id is not None
+        stored = await service.store.get(fields.file_id, owner)
+        if reservation is not None:
+            reservation.take(stored.bytes)
         stored, data = await service.store.read(fields.file_id, owner)
         return data, stored.filename
     assert fields.file_url is not None
-    data, filename = await service.fetcher.fetch(fields.file_url)
+    data, filename = await service.fetcher.fetch(
+        fields.file_url, reserve=reservation.take if reservation is not None else None
+    )
     if not data:
         raise EmptyAudio("the file at file_url is empty")
     return data, filename
