@@ -243,3 +243,12 @@ def test_stream_sends_text_while_the_rest_is_recognised(service_factory, tmp_pat
         engine.release.set()
         received.extend(lines)
     assert "event: transcription.done" in received
+
+
+def test_no_page_loads_anything_from_a_cdn(svc):
+    """An offline network must not get a blank page that phones a CDN: the HTML doc pages are left out."""
+    for path in ("/docs", "/redoc"):
+        response = httpx.get(f"{svc.url}{path}")
+        assert response.status_code == 404
+        assert "cdn" not in response.text.lower()
+    assert httpx.get(f"{svc.url}/openapi.json").status_code == 200

@@ -108,6 +108,10 @@ def create_app(
         summary="voxnote's local speech engine over Mistral's transcription API (OpenAI's dialect too)",
         version="1",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: on an offline network they are
+        # blank, and every visit tells a third party about the service. /openapi.json stays.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     app.add_middleware(
