@@ -44,7 +44,12 @@ class Settings(BaseSettings):
 
     # --- limits ----------------------------------------------------------------------------------
     max_audio_bytes: int = Field(100_000_000, description="largest audio file accepted")
-    max_audio_seconds: float = Field(3 * 3600, description="longest recording accepted")
+    max_audio_seconds: float = Field(
+        2 * 3600,
+        description="recordings must be shorter than this (seconds): one as long is refused from its declared "
+        "length before decoding, or as soon as the decoded audio reaches it; also bounds decoded memory (64 KB/s) "
+        "and decoding work (48 kHz stereo this long)",
+    )
 
     # --- jobs ------------------------------------------------------------------------------------
     jobs_concurrency: int = Field(2, description="notes transcribed at once (all workspaces)")

@@ -48,7 +48,7 @@ def check_limits(note: AudioNote, settings: Settings) -> None:
                 f"{note.filename} is too large ({human_size(note.size)}; the limit is "
                 f"{human_size(settings.max_audio_bytes)})"
             )
-    if note.duration is not None and note.duration > settings.max_audio_seconds:
+    if note.duration is not None and note.duration >= settings.max_audio_seconds:
         raise AudioTooLong(
             f"the recording is too long ({note.duration / 60:.0f} min; the limit is "
             f"{settings.max_audio_seconds / 60:.0f} min)"

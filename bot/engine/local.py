@@ -198,6 +198,10 @@ class LocalTranscriber:
         audio = await load_audio(
             request.file, max_bytes=self.settings.max_audio_bytes, max_seconds=self.settings.max_audio_seconds
         )
+        if audio.silent:
+            # Digital silence (or below any speech VAD can hear): answered at once, without taking the
+            # engine for VAD over the whole recording (3 h of silence held it for minutes).
+            raise NoSpeech(f"no speech found in this recording (it is silent: {audio.duration:.0f} s without a sound)")
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         stop = threading.Event()
