@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     files_dir: Path = Field(Path("voxnote-files"), description="where uploaded files are kept")
     file_ttl_hours: float = Field(24.0, description="uploaded files are deleted after this many hours")
     files_max_total_bytes: int = Field(2 * 1024**3, description="disk space all uploaded files may use together")
+    files_max_bytes_per_key: int = Field(512 * 1024**2, description="disk space one API key's uploaded files may "
+                                         "use (0: no per-key limit)")
+    files_max_count_per_key: int = Field(1000, description="files one API key may keep at once (0: no limit)")
+    files_max_concurrent_uploads: int = Field(4, ge=1, description="`/v1/files` uploads in progress at once; beyond "
+                                              "that the service answers 429")
     max_concurrent: int = Field(2, description="transcriptions the service runs at once")
     max_queue: int = Field(8, description="requests waiting for a slot; beyond that the service answers 429")
     fetch_timeout_s: float = Field(60.0, description="total time allowed to download one `file_url`")

@@ -145,7 +145,7 @@ class Intake:
         declared_raw = headers.get(b"content-length", b"")
         declared = int(declared_raw) if declared_raw.isdigit() else None
         if declared is not None and declared > limit:
-            await _drain(receive, DRAIN_LIMIT if declared - limit <= DRAIN_LIMIT else 0)
+            await drain(receive, DRAIN_LIMIT if declared - limit <= DRAIN_LIMIT else 0)
             await too_large(limit).response()(scope, receive, send)
             return
 
@@ -180,7 +180,7 @@ class Intake:
                 received += len(message.get("body", b""))
                 if received > limit:
                     if message.get("more_body", False):
-                        await _drain(receive, DRAIN_LIMIT)
+                        await drain(receive, DRAIN_LIMIT)
                     raise BodyTooLarge(limit)
                 if counted:
                     reservation.cover(received)
@@ -199,7 +199,7 @@ def _loop_time(monotonic_deadline: float) -> float:
     return loop.time() + (monotonic_deadline - time.monotonic())
 
 
-async def _drain(receive: Receive, limit: int) -> None:
+async def drain(receive: Receive, limit: int) -> None:
     drained = 0
     while drained <= limit:
         if limit == 0:
