@@ -249,12 +249,13 @@ class DiscordPlatform:
             length = response.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > max_bytes:
                 raise AudioTooLarge(f"{filename} is over {max_bytes / 1e6:.0f} MB")
-            buffer = bytearray()
+            # BytesIO hands its buffer over without a copy; bytes(bytearray) held the file twice.
+            buffer = io.BytesIO()
             async for chunk in response.aiter_bytes():
-                buffer += chunk
-                if len(buffer) > max_bytes:
+                buffer.write(chunk)
+                if buffer.tell() > max_bytes:
                     raise AudioTooLarge(f"{filename} is over {max_bytes / 1e6:.0f} MB")
-            return bytes(buffer)
+            return buffer.getvalue()
 
 
 def _remember(cache: OrderedDict[str, V], key: str, value: V) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 
@@ -280,12 +281,13 @@ class SlackPlatform:
                     raise FetchFailed("Slack sent a sign-in page instead of the file: the bot token needs files:read")
                 if resp.content_length is not None and resp.content_length > max_bytes:
                     raise AudioTooLarge(_too_large("the file", resp.content_length, max_bytes))
-                data = bytearray()
+                # BytesIO hands its buffer over without a copy; bytes(bytearray) held the file twice.
+                data = io.BytesIO()
                 async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):
-                    data += chunk
-                    if len(data) > max_bytes:
+                    data.write(chunk)
+                    if data.tell() > max_bytes:
                         raise AudioTooLarge(f"the file is over the {max_bytes / 1e6:.0f} MB limit")
-                return bytes(data)
+                return data.getvalue()
         except (aiohttp.ClientError, TimeoutError) as e:
             # Timeouts, resets, refused connections: the CDN may well answer next time.
             raise FetchUnavailable(f"the download from Slack failed ({type(e).__name__})") from e
