@@ -9,7 +9,6 @@ block), so 3 hours take 0.1 s to make and the header can tell the truth, lie, or
 from __future__ import annotations
 
 import asyncio
-import struct
 import threading
 import time
 import tracemalloc
@@ -25,84 +24,12 @@ from bot.engine.audio import SAMPLE_RATE, DecodedAudio, decode_audio_bytes, load
 from bot.errors import AudioTooLong, NoSpeech, UnsupportedAudio
 from bot.models import TranscriptionRequest
 from tests.fixtures.engine import load_speech_clip
+from tests.fixtures.flac import constant_flac
 
 BIG = 1 << 30
 DEFAULT_CAP = Settings(_env_file=None).max_audio_seconds  # type: ignore[call-arg]
 HOURS_3 = 3 * 3600.0
 SMALL_CAP = 600.0  # for bombs that must be decoded up to the cap: 10 min decodes in ~0.2 s
-
-
-# --- a FLAC writer for bombs -----------------------------------------------------------------------
-
-
-def _crc_table(poly: int, width: int) -> list[int]:
-    top, mask, table = 1 << (width - 1), (1 << width) - 1, []
-    for byte in range(256):
-        crc = byte << (width - 8)
-        for _ in range(8):
-            crc = ((crc << 1) ^ poly) & mask if crc & top else (crc << 1) & mask
-        table.append(crc)
-    return table
-
-
-_CRC8, _CRC16 = _crc_table(0x07, 8), _crc_table(0x8005, 16)
-_RATE_CODES = {16000: 5, 44100: 9, 48000: 10, 96000: 11, 192000: 3}
-
-
-def _crc8(data: bytes) -> int:
-    crc = 0
-    for b in data:
-        crc = _CRC8[crc ^ b]
-    return crc
-
-
-def _crc16(data: bytes) -> int:
-    crc = 0
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[(crc >> 8) ^ b]
-    return crc
-
-
-def _utf8_number(n: int) -> bytes:
-    """FLAC's frame number: UTF-8-style variable length."""
-    if n < 0x80:
-        return bytes([n])
-    for length, lead in ((2, 0xC0), (3, 0xE0), (4, 0xF0), (5, 0xF8), (6, 0xFC)):
-        if n < 1 << (5 * length + 1):
-            tail = [0x80 | ((n >> (6 * i)) & 0x3F) for i in range(length - 2, -1, -1)]
-            return bytes([lead | (n >> (6 * (length - 1)))] + tail)
-    raise ValueError(n)
-
-
-def constant_flac(
-    seconds: float,
-    *,
-    rate: int = SAMPLE_RATE,
-    channels: int = 1,
-    value: int = 0,
-    block: int = 4096,
-    declared: float | None = None,
-) -> bytes:
-    """16-bit FLAC holding `value` in every sample. `declared`: the length STREAMINFO claims (None: the
-    truth, 0: unknown, as a streaming encoder writes it)."""
-    total = round(seconds * rate)
-    claimed = total if declared is None else round(declared * rate)
-    info = struct.pack(">HH", block, block) + b"\0" * 6  # block sizes; frame sizes unknown
-    info += ((rate << 44) | ((channels - 1) << 41) | (15 << 36) | claimed).to_bytes(8, "big") + b"\0" * 16
-    parts = [b"fLaC", bytes([0x80, 0, 0, len(info)]), info]
-    subframes = (b"\0" + struct.pack(">h", value)) * channels  # CONSTANT subframe, 16 bits per channel
-    full, rest = divmod(total, block)
-    for i in range(full + (1 if rest else 0)):
-        size = block if i < full else rest
-        if size in (256, 512, 1024, 2048, 4096, 8192, 16384, 32768):
-            code, extra = 8 + size.bit_length() - 9, b""
-        else:
-            code, extra = 7, struct.pack(">H", size - 1)
-        header = bytes([0xFF, 0xF8, (code << 4) | _RATE_CODES[rate], ((channels - 1) << 4) | (4 << 1)])
-        header += _utf8_number(i) + extra
-        frame = header + bytes([_crc8(header)]) + subframes
-        parts.append(frame + struct.pack(">H", _crc16(frame)))
-    return b"".join(parts)
 
 
 @pytest.fixture(scope="module")
