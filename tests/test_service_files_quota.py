@@ -148,13 +148,14 @@ def test_a_delete_frees_byte_quota_and_store_room(service_factory, scripted_tran
 
 
 def test_expired_files_free_their_quota_when_purged(service_factory, scripted_transcriber, tmp_path):
-    # A 2 s lifetime (expires_at is whole seconds: each file goes 1-2 s after its upload).
+    # A 4 s lifetime (expires_at is whole seconds: each file goes 3-4 s after its upload), long enough
+    # for the second upload to meet the first one on a loaded machine.
     svc = start(service_factory, scripted_transcriber, tmp_path, api_keys="alpha-key",
-                files_max_bytes_per_key=10_000, file_ttl_hours=2 / 3600)
+                files_max_bytes_per_key=10_000, file_ttl_hours=4 / 3600)
     first = upload(svc, 8000, ALPHA).json()
     assert_error(upload(svc, 8000, ALPHA), 429, "quota_exceeded")
     # The service's purge loop (every second here) frees the key's share without any request.
-    wait_until(lambda: store_of(svc).usage(ALPHA_ID) == (0, 0), timeout=5)
+    wait_until(lambda: store_of(svc).usage(ALPHA_ID) == (0, 0), timeout=10)
     assert not (tmp_path / "files" / f"{first['id']}.bin").exists()
     assert upload(svc, 8000, ALPHA).status_code == 200
 
