@@ -1,8 +1,9 @@
 """A reply that grows as speech is recognised, edited no faster than the platform tolerates.
 
-Deltas arrive far faster than a platform lets a bot edit one message (Slack: ~1/s, Discord: a few per
-few seconds per channel), so updates are coalesced: only the latest text is sent, at most once per
-`min_interval`, and the final text is always delivered."""
+Deltas arrive far faster than it is worth editing one message, so partial updates are coalesced: only the
+latest text is sent, at most once per `min_interval` per message. The first text goes out as soon as it
+exists and the final as soon as it is ready; the platform's real budgets (Slack's tiers, Discord's
+buckets) are kept by the adapters, which wait for a token before each call."""
 
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ class LiveReply:
             self._last_edit = time.monotonic()
 
     async def finish(self, text: str) -> None:
-        """Stop partial updates and deliver `text`, respecting the interval; retried a few times."""
+        """Stop partial updates and deliver `text` at once (the adapter paces by the platform's budget);
+        retried a few times."""
         self._closed = True
         self._dirty.set()
         async with self._lock:
@@ -97,9 +99,8 @@ class LiveReply:
             except asyncio.CancelledError:
                 pass
             for attempt in range(FINAL_RETRIES):
-                wait = self._last_edit + self._interval - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                # No pace before the final: the platform's own budget (its adapter waits for a token) is
+                # the only thing worth waiting for once the text is complete.
                 try:
                     await self._send(text, final=True)
                     return

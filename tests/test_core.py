@@ -49,7 +49,8 @@ async def test_note_streams_into_one_reply(settings, store):
     assert partials and all(p.endswith(" …") for p in partials)  # grew live
     assert texts[-1] == " ".join(s.text for s in SEGMENTS)
     edits = [c.at for c in platform.of("edit")]
-    assert all(b - a >= 0.1 - 0.01 for a, b in zip(edits, edits[1:]))
+    # Partials are paced per message; the final text goes as soon as it is ready.
+    assert all(b - a >= 0.1 - 0.01 for a, b in zip(edits[:-1], edits[1:-1]))
     assert t.requests[0].file == b"audio"
     job = await store.get_job(platform.note(b"audio").idempotency_key)
     assert job.status == JobStatus.done

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from adapters.slack.notes import SlackMessage, audio_notes
-from adapters.slack.platform import SlackPlatform
+from adapters.slack.platform import SlackPacing, SlackPlatform
 from adapters.slack.runner import make_client
 from bot.config import Settings
 from bot.errors import AudioTooLarge, FetchFailed
 from bot.models import AudioNote
-from tests.fixtures.slack import FakeSlack
+from tests.fixtures.slack import FakeSlack, Limit
 
 CHANNEL = "C0GENERAL"
 TOLERANCE = 0.05
@@ -38,15 +38,24 @@ async def test_reply_goes_into_the_notes_thread_and_continuations_follow(fake_sl
     assert post.token == fake_slack.bot_token
 
 
-async def test_edits_of_one_message_keep_the_minimum_interval(fake_slack: FakeSlack, platform: SlackPlatform) -> None:
+async def test_edits_go_at_once_until_the_workspace_budget_is_spent(fake_slack: FakeSlack) -> None:
+    """No per-message pace in the adapter (the first text follows its placeholder at once); chat.update
+    waits only for the workspace's Tier 3 budget, so a long run of edits draws no 429."""
+    fake_slack.limits["chat.update"] = Limit(per_minute=600, burst=10)
+    settings = Settings(slack_bot_token=fake_slack.bot_token, slack_api_url=fake_slack.api_url)
+    platform = SlackPlatform(make_client(settings), pacing=SlackPacing(updates_per_minute=480))
     msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(b"x")])
     ref = await platform.post_reply(_note(fake_slack, msg), "…")
-    for text in ("one", "one two", "one two three"):
-        await platform.edit(ref, text)
-    writes = [c.at for c in fake_slack.calls if c.method in ("chat.postMessage", "chat.update")]
-    gaps = [b - a for a, b in zip(writes, writes[1:])]
-    assert len(gaps) == 3 and min(gaps) >= platform.min_edit_interval - TOLERANCE
-    assert fake_slack.bot_messages(CHANNEL)[0]["text"] == "one two three"
+    for i in range(16):
+        await platform.edit(ref, f"text {i}")
+    [post] = fake_slack.calls_to("chat.postMessage")
+    updates = fake_slack.calls_to("chat.update")
+    assert updates[0].at - post.at < 0.2  # the old adapter held every edit 1.2 s after the last write
+    # The burst of 10 goes at once; the other 6 at the budget's pace (8 a second).
+    assert updates[9].at - updates[0].at < 0.3
+    assert updates[15].at - updates[9].at >= 6 / 8 - 0.15
+    assert not fake_slack.rate_limited
+    assert fake_slack.bot_messages(CHANNEL)[0]["text"] == "text 15"
 
 
 async def test_upload_lands_in_the_thread_via_files_upload_v2(fake_slack: FakeSlack, platform: SlackPlatform) -> None:

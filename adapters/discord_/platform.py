@@ -15,7 +15,7 @@ import httpx
 
 from bot.errors import AudioTooLarge, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
-from bot.pacing import KeyedLimiter
+from bot.pacing import KeyedLimiter, MovingWindow
 from bot.retry import is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,12 @@ CONNECT_WAIT_SECONDS = 60.0
 REMEMBERED_REPLIES = 4096
 #: Messages after a note searched for the bot's reply to it (the reply follows the note closely).
 REPLY_LOOKUP = 50
-#: Discord's message create and edit buckets: 5 per 5 s per channel, in fixed windows. One request per
-#: 1.25 s (a bucket of one) never puts more than 5 in any 5 s, so a cold burst, which discord.py lets
-#: through before it has learned the bucket from the headers, draws no 429 either.
-CHANNEL_PACE_SECONDS = 1.25
+#: Discord's message create, edit and delete buckets: 5 per 5 s per channel each, in fixed windows.
+#: A moving window of 5 per 5 s (plus a margin for the trip to Discord) never puts more than 5 into any
+#: window the server aligns, so the placeholder and the first text go out at once, and a cold burst, which
+#: discord.py lets through before it has learned the bucket from the headers, draws no 429 either.
+CHANNEL_BUCKET = 5
+CHANNEL_WINDOW_SECONDS = 5.0 + 0.3
 
 
 class _LinkExpired(Exception):
@@ -77,8 +79,9 @@ class DiscordPlatform:
         self._note_of_reply: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._threads: OrderedDict[str, str | None] = OrderedDict()
         self._thread_lock = asyncio.Lock()
-        self._creates = KeyedLimiter(1, CHANNEL_PACE_SECONDS)
-        self._edits = KeyedLimiter(1, CHANNEL_PACE_SECONDS)
+        self._creates = _channel_buckets()
+        self._edits = _channel_buckets()
+        self._deletes = _channel_buckets()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -143,6 +146,7 @@ class DiscordPlatform:
     async def delete(self, ref: MessageRef) -> None:
         channel = await self._channel(ref.channel_id)
         try:
+            await self._deletes(ref.channel_id).acquire()
             await channel.get_partial_message(int(ref.message_id)).delete()
         except discord.NotFound:
             pass
@@ -256,6 +260,11 @@ class DiscordPlatform:
                 if buffer.tell() > max_bytes:
                     raise AudioTooLarge(f"{filename} is over {max_bytes / 1e6:.0f} MB")
             return buffer.getvalue()
+
+
+def _channel_buckets() -> KeyedLimiter:
+    return KeyedLimiter(CHANNEL_BUCKET, CHANNEL_WINDOW_SECONDS,
+                        make=lambda: MovingWindow(CHANNEL_BUCKET, CHANNEL_WINDOW_SECONDS))
 
 
 def _remember(cache: OrderedDict[str, V], key: str, value: V) -> None:

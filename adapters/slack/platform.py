@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
-import time
 
 import aiohttp
 import yarl
@@ -26,9 +24,9 @@ log = logging.getLogger(__name__)
 # readable; 3,500 leaves room for escaping (`&` -> `&amp;`) and the core's header line. Replies are
 # plain text (no section blocks, whose limit is 3,000).
 MAX_MESSAGE_CHARS = 3_500
-# chat.update is Tier 3 (~50/min per workspace) and Slack tolerates about one edit per second per
-# message; a little above one second keeps a live transcript from being throttled.
-MIN_EDIT_INTERVAL = 1.2
+# Partial updates of one live transcript, at most one per this many seconds (the first text and the final
+# go at once). chat.update is Tier 3, about 50 a minute per workspace, which SlackPacing.updates keeps.
+MIN_EDIT_INTERVAL = 1.0
 DOWNLOAD_CHUNK = 64 * 1024
 REPLY_EVENT = "voxnote_reply"
 # Where Slack serves private files: files.slack.com (and each workspace's own subdomain), GovSlack's twin.
@@ -85,8 +83,6 @@ class SlackPlatform:
         self.pacing = pacing or SlackPacing()
         self._download_timeout = aiohttp.ClientTimeout(total=download_timeout_s, sock_connect=10)
         self._session: aiohttp.ClientSession | None = None
-        # (channel, ts) -> when the bot last wrote that message: the edit pace is per message.
-        self._last_write: dict[tuple[str, str], float] = {}
 
     # --- messages --------------------------------------------------------------------------------
     async def post_reply(self, note: AudioNote, text: str) -> MessageRef:
@@ -130,12 +126,9 @@ class SlackPlatform:
         return await self._post(ref.channel_id, ref.thread_id or ref.message_id, text)
 
     async def edit(self, ref: MessageRef, text: str) -> None:
-        await self._pace(ref.channel_id, ref.message_id)
+        # chat.update's budget is the workspace's (Tier 3); Slack sets no per-message pace of its own.
         await self.pacing.updates.acquire()
-        try:
-            await self.client.chat_update(channel=ref.channel_id, ts=ref.message_id, text=to_mrkdwn(text))
-        finally:
-            self._mark(ref.channel_id, ref.message_id)
+        await self.client.chat_update(channel=ref.channel_id, ts=ref.message_id, text=to_mrkdwn(text))
 
     async def delete(self, ref: MessageRef) -> None:
         try:
@@ -162,26 +155,7 @@ class SlackPlatform:
             metadata=metadata,
         )
         ts = str(resp["ts"])
-        self._mark(channel, ts)
         return MessageRef(platform=Platform.slack, channel_id=channel, message_id=ts, thread_id=thread_ts)
-
-    async def _pace(self, channel: str, ts: str) -> None:
-        """Hold an edit back until `min_edit_interval` has passed since the last write of that message.
-
-        The core already coalesces partial text; this guard makes the pace a property of the adapter,
-        whatever the caller does (a placeholder followed at once by a first partial, a retried edit)."""
-        last = self._last_write.get((channel, ts))
-        if last is not None:
-            wait = last + self.min_edit_interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-
-    def _mark(self, channel: str, ts: str) -> None:
-        now = time.monotonic()
-        self._last_write[(channel, ts)] = now
-        if len(self._last_write) > 1024:
-            cutoff = now - 10 * self.min_edit_interval
-            self._last_write = {k: v for k, v in self._last_write.items() if v >= cutoff}
 
     # --- audio -----------------------------------------------------------------------------------
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
