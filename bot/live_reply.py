@@ -17,11 +17,16 @@ log = logging.getLogger(__name__)
 EditFn = Callable[[str], Awaitable[None]]
 LIVE_SUFFIX = " …"
 FINAL_RETRIES = 3
+BUDGET_POLL_S = 0.1
 
 
 class LiveReply:
-    def __init__(self, edit: EditFn, min_interval: float, max_chars: int, header: str = "") -> None:
+    def __init__(self, edit: EditFn, min_interval: float, max_chars: int, header: str = "",
+                 budget: Callable[[], int] | None = None) -> None:
         self._edit = edit
+        # Edits the platform could make now: a partial leaves the last one to a final (another note's, in
+        # a busy channel), the first text takes it. None: no such hint, send at the pace.
+        self._budget = budget
         self._interval = min_interval
         self._max_chars = max_chars
         self._header = header
@@ -61,6 +66,8 @@ class LiveReply:
             wait = self._last_edit + self._interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+            while self._budget is not None and not self._closed and self._budget() < self._needed():
+                await asyncio.sleep(BUDGET_POLL_S)  # the text keeps growing meanwhile: one edit, the newest
             if self._closed:
                 return
             self._dirty.clear()
@@ -71,6 +78,9 @@ class LiveReply:
                 if self._closed:
                     return
                 await self._send(text, final=False)
+
+    def _needed(self) -> int:
+        return 1 if self.first_text_at is None else 2
 
     async def _send(self, text: str, *, final: bool) -> None:
         self._last_edit = time.monotonic()

@@ -23,6 +23,14 @@ class Limiter(Protocol):
     async def acquire(self) -> None: ...
 
 
+def available(limiter: Limiter, most: int = 2) -> int:
+    """Up to `most` acquisitions `limiter` could grant now without waiting (either kind of limiter)."""
+    if isinstance(limiter, MovingWindow):
+        return min(most, limiter.available())
+    assert isinstance(limiter, AsyncLimiter)
+    return next((n for n in range(most, 0, -1) if limiter.has_capacity(n)), 0)
+
+
 class MovingWindow:
     """At most `limit` acquisitions in any `period` seconds; waiters are served first come, first served."""
 
@@ -33,6 +41,13 @@ class MovingWindow:
         self.period = period
         self._sent: deque[float] = deque(maxlen=limit)
         self._lock = asyncio.Lock()
+
+    def available(self) -> int:
+        """How many acquisitions could go now without waiting (none while others wait in line)."""
+        if self._lock.locked():
+            return 0
+        now = time.monotonic()
+        return self.limit - sum(1 for t in self._sent if now - t < self.period)
 
     async def acquire(self) -> None:
         async with self._lock:  # FIFO: asyncio.Lock wakes waiters in order

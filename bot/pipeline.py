@@ -82,6 +82,7 @@ class NotePipeline:
             platform.min_edit_interval,
             platform.max_message_chars,
             header=PLACEHOLDER,
+            budget=functools.partial(platform.edit_budget, reply) if hasattr(platform, "edit_budget") else None,
         )
         key = note.idempotency_key
         # A run that crashed after transcribing left the transcript stored: reuse it, don't redo the work.

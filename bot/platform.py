@@ -14,7 +14,8 @@ class ChatPlatform(Protocol):
     name: str
     #: Longest text one message may hold on this platform.
     max_message_chars: int
-    #: Seconds between two edits of the same message that the platform tolerates.
+    #: Seconds between two partial updates of one live transcript (the first text and the final go at once;
+    #: the platform's own rate budgets are kept inside `edit`).
     min_edit_interval: float
 
     async def post_reply(self, note: AudioNote, text: str) -> MessageRef:
@@ -39,3 +40,5 @@ class ChatPlatform(Protocol):
     # after a crash that hit between posting it and storing its id (the core calls it when present).
     # Optional: `async def resolve(self, note, include_video) -> list[AudioNote]` says which notes an
     # `unresolved` note's message holds (platforms whose events may leave that out).
+    # Optional: `def edit_budget(self, ref) -> int` says how many edits of `ref` could go right now without
+    # waiting (0, 1 or 2 for "2 or more"): live partials then leave the last token to a final text.

@@ -10,14 +10,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_benchmark_runs_and_writes_json():
     result = subprocess.run([sys.executable, "-m", "bench.run", "--quick"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+                            text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| bench | metric |" in result.stdout
-    for name in ("overhead", "first_partial", "engine_speed", "accuracy", "chaos"):
+    for name in ("overhead", "first_partial", "live_latency", "engine_speed", "accuracy", "chaos"):
         data = json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
         assert data["rows"] and all(r["value"] == r["value"] for r in data["rows"])  # no NaN
     overhead = json.loads((ROOT / "bench" / "results" / "overhead.json").read_text())
     lost = next(r for r in overhead["rows"] if r["metric"] == "notes lost or doubled")
     assert lost["value"] == 0
+    live = json.loads((ROOT / "bench" / "results" / "live_latency.json").read_text())
+    assert all(r["value"] == 0 for r in live["rows"] if r["metric"].endswith("rate-limited answers"))
     chaos = json.loads((ROOT / "bench" / "results" / "chaos.json").read_text())
     assert chaos["rows"][0]["value"] == 0, chaos["notes"]

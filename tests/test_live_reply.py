@@ -77,3 +77,24 @@ async def test_no_edit_when_nothing_changed():
     await asyncio.sleep(0.05)
     await live.finish("only final")
     assert [t for _, t in sink.edits] == ["only final"]
+
+
+async def test_partials_leave_the_last_edit_of_a_busy_budget_to_a_final():
+    """In a busy channel a partial waits while only one edit is left, so another note's final is not held
+    up behind it; the first text still takes that last edit (it is what the user waits for)."""
+    sink = Sink()
+    budget = {"left": 1}
+    live = LiveReply(sink, min_interval=0.05, max_chars=1000, budget=lambda: budget["left"])
+    live.append("first")
+    await asyncio.sleep(0.1)
+    assert [t for _, t in sink.edits] == ["first …"]
+    live.append(" second")
+    await asyncio.sleep(0.3)
+    assert len(sink.edits) == 1  # held: one edit left
+    budget["left"] = 2
+    await asyncio.sleep(0.25)
+    assert [t for _, t in sink.edits] == ["first …", "first second …"]
+    budget["left"] = 0
+    live.append(" third")
+    await live.finish("first second third")  # the final never waits for the hint
+    assert sink.edits[-1][1] == "first second third"

@@ -15,7 +15,7 @@ import httpx
 
 from bot.errors import AudioTooLarge, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
-from bot.pacing import KeyedLimiter, MovingWindow
+from bot.pacing import KeyedLimiter, MovingWindow, available
 from bot.retry import is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,9 @@ class DiscordPlatform:
         except discord.HTTPException as exc:
             log.warning("could not look for an earlier reply in %s: %s", note.channel_id, exc)
         return None
+
+    def edit_budget(self, ref: MessageRef) -> int:
+        return available(self._edits(ref.channel_id))
 
     async def edit(self, ref: MessageRef, text: str) -> None:
         channel = await self._channel(ref.channel_id)

@@ -15,7 +15,7 @@ from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
 from bot.errors import AudioTooLarge, Deferred, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
-from bot.pacing import KeyedLimiter
+from bot.pacing import KeyedLimiter, available
 from bot.retry import is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,9 @@ class SlackPlatform:
 
     async def post_in_thread(self, ref: MessageRef, text: str) -> MessageRef:
         return await self._post(ref.channel_id, ref.thread_id or ref.message_id, text)
+
+    def edit_budget(self, ref: MessageRef) -> int:
+        return available(self.pacing.updates)
 
     async def edit(self, ref: MessageRef, text: str) -> None:
         # chat.update's budget is the workspace's (Tier 3); Slack sets no per-message pace of its own.
