@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,7 @@ import pytest
 
 from tests.fixtures.engine import TEST_MODEL_CACHE, load_speech_clip, word_error_rate
 from tests.fixtures.flac import constant_flac
-from tests.fixtures.service import MEDIA_HOST
+from tests.fixtures.service import MEDIA_HOST, SlowMedia
 
 pytestmark = pytest.mark.slow
 
@@ -95,34 +94,6 @@ def served(tmp_path_factory) -> Iterator[Served]:
     assert "Traceback" not in output and "unexpected error" not in output, output
 
 
-class BigFiles(ThreadingHTTPServer):
-    """An allowlisted server with a 95 MB file_url target (not audio: what matters is the bytes held)."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        self.body = b"\0" * BIG_DOWNLOAD
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(handler) -> None:  # noqa: N802, N805
-                handler.send_response(200)
-                handler.send_header("Content-Length", str(len(self.body)))
-                handler.end_headers()
-                try:
-                    handler.wfile.write(self.body)
-                except OSError:
-                    pass  # the service refused it and hung up
-
-            def log_message(handler, *args: object) -> None:  # noqa: N805
-                pass
-
-        super().__init__((MEDIA_HOST, 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    def url(self) -> str:
-        return f"http://{MEDIA_HOST}:{self.server_address[1]}/meeting.ogg"
-
-
 def post(served: Served, key: str | None = KEY, files: dict | None = None, timeout: float = 120,
          path: str = "/v1/audio/transcriptions", **data: str) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -171,7 +142,7 @@ def code(response: httpx.Response) -> tuple[int, str | None]:
 
 def test_every_attack_at_once_gets_a_clear_4xx_while_a_note_is_transcribed(served: Served):
     voice, reference = load_speech_clip("espeak_en")
-    big = BigFiles()
+    big = SlowMedia(delay=0, size=BIG_DOWNLOAD)  # not audio: what matters is the bytes held
     attacks: dict[str, Callable[[], object]] = {
         "3 h silent FLAC": lambda: code(post(served, files={"file": ("bomb.flac", constant_flac(3 * 3600))})),
         "10 min 192 kHz 7.1": lambda: code(post(served, files={"file": (

@@ -10,14 +10,13 @@ import socket
 import threading
 import time
 import tracemalloc
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from bot.models import Segment
 from bot.service.fetch import Allowlist, Fetcher
-from tests.fixtures.service import MEDIA_HOST, service_settings
+from tests.fixtures.service import MEDIA_HOST, SlowMedia, service_settings
 from tests.fixtures.transcriber import ScriptedTranscriber
 
 SEGMENTS = [Segment(text="normal request", start=0.0, end=1.0)]
@@ -176,33 +175,6 @@ def test_a_client_hanging_up_mid_body_is_a_disconnect_not_an_error(service_facto
 
 
 # --- file_url: no slot while downloading, counted against the budget -------------------------------
-
-
-class SlowMedia(ThreadingHTTPServer):
-    """Answers after `delay` seconds with `size` bytes: a slow or large file_url server on MEDIA_HOST."""
-
-    daemon_threads = True
-
-    def __init__(self, delay: float, size: int) -> None:
-        self.delay, self.size = delay, size
-        self.body = b"\x03" * size  # made here, not while a test traces allocations
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(handler) -> None:  # noqa: N802, N805
-                time.sleep(self.delay)
-                handler.send_response(200)
-                handler.send_header("Content-Length", str(self.size))
-                handler.end_headers()
-                handler.wfile.write(self.body)
-
-            def log_message(handler, *args: object) -> None:  # noqa: N805
-                pass
-
-        super().__init__((MEDIA_HOST, 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    def url(self) -> str:
-        return f"http://{MEDIA_HOST}:{self.server_address[1]}/clip.ogg"
 
 
 @pytest.fixture
