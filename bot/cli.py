@@ -49,6 +49,7 @@ async def _transcribe_one(
         diarize=args.diarize,
         context_bias=args.bias or [],
         temperature=args.temperature,
+        final_from_done=True,  # the live view shows the preview; the output is the final transcript
     )
     text = Text()
     # When the result goes to this same terminal, the live view clears itself to avoid showing it twice.

@@ -132,6 +132,10 @@ class TranscriptionRequest(BaseModel):
     diarize: bool = False
     context_bias: list[str] = Field(default_factory=list)
     timestamp_granularities: list[TimestampGranularity] = Field(default_factory=lambda: ["segment"])
+    #: The consumer takes the final text from the done event, not from the deltas (the bot, a non-streamed
+    #: answer): the local engine may then preview a note's first sentence and decode the whole note for the
+    #: final, which need not extend the preview. Off, the deltas always add up to the final text. Never sent.
+    final_from_done: bool = False
 
     @field_validator("language", mode="before")
     @classmethod

@@ -70,7 +70,8 @@ class NotePipeline:
             raise AudioTooLarge(
                 f"{note.filename} is too large (over the {human_size(self.settings.max_audio_bytes)} limit)"
             )
-        return TranscriptionRequest.for_settings(chan, file=data, filename=note.filename)
+        # The reply's final text is rendered from the done event: the engine may revise its preview.
+        return TranscriptionRequest.for_settings(chan, file=data, filename=note.filename, final_from_done=True)
 
     async def run(self, note: AudioNote, platform: ChatPlatform, reply: MessageRef) -> Transcript:
         """Transcribe `note` into the already-posted `reply`; typed errors propagate to the job runner."""

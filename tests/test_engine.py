@@ -71,6 +71,8 @@ async def test_urls_and_file_ids_are_rejected(source: dict[str, str]) -> None:
 async def test_stream_events_in_order_and_text_arrives_before_the_rest_is_decoded(
     local_engine: LocalTranscriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The two-pass path of notes longer than one window, on a short clip (shorter ones get a whole final).
+    monkeypatch.setattr("bot.engine.local.WHOLE_FINAL_MAX_S", 0.0)
     first_delta_seen = threading.Event()
     real_publish_all = LocalTranscriber._publish_all
 
@@ -113,6 +115,8 @@ async def test_stream_events_in_order_and_text_arrives_before_the_rest_is_decode
 async def test_closing_the_stream_stops_the_worker_at_the_next_segment(
     local_engine: LocalTranscriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The two-pass path of notes longer than one window, on a short clip (shorter ones get a whole final).
+    monkeypatch.setattr("bot.engine.local.WHOLE_FINAL_MAX_S", 0.0)
     closed = threading.Event()
     published_after_close: list[object] = []
     real_publish_all = LocalTranscriber._publish_all

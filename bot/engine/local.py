@@ -97,6 +97,9 @@ _END = object()
 # Notes whose rest is at least this long are decoded in batches of windows (BatchedInferencePipeline).
 BATCH_MIN_S = 60.0
 BATCH_SIZE = 8
+# Notes up to one Whisper window long get their final from a decode of the whole note (the preview
+# comes from the first window): the final is then what plain faster-whisper gives, run after run.
+WHOLE_FINAL_MAX_S = 30.0
 
 
 class LocalTranscriber:
@@ -276,12 +279,22 @@ class LocalTranscriber:
                 emit(SegmentEvent(text=segment.text, start=segment.start, end=segment.end))
 
         language = request.language if model.model.is_multilingual else "en"
+        whole_final = request.final_from_done and len(samples) <= WHOLE_FINAL_MAX_S * SAMPLE_RATE
+        if whole_final:
+            hold_segments = True  # the preview's segments are not the final ones: only its text goes out
         first, language, decoded_to = self._first_window(
             model, samples, split, language, hotwords, request.temperature
         )
         emit(LanguageEvent(audio_language=language))
         for piece in first:
             publish(piece)
+
+        if whole_final:
+            # Fast preview, accurate final: the first window was cut at a pause to show text quickly, which
+            # costs the rest its context (and short non-English notes their language). A note that fits
+            # one window is decoded whole for the final, exactly as plain faster-whisper decodes it.
+            self._whole_final(model, audio, request, hotwords, diarizer, "".join(pieces), emit, stop)
+            return
 
         # Greedy decoding sometimes ends a window early (after its first sentence): when speech was left
         # undecoded, the rest starts where the text ended, not at the planned cut.
@@ -320,6 +333,50 @@ class LocalTranscriber:
                 model=self.model_id,
                 text="".join(pieces).strip(),
                 language=language,
+                segments=segments,
+                usage=Usage(prompt_audio_seconds=round(audio.duration, 2)),
+            )
+        )
+
+    def _whole_final(
+        self,
+        model: WhisperModel,
+        audio: DecodedAudio,
+        request: TranscriptionRequest,
+        hotwords: str | None,
+        diarizer: Diarizer | None,
+        preview: str,
+        emit: Callable[[object], None],
+        stop: threading.Event,
+    ) -> None:
+        whole, info = model.transcribe(
+            audio.samples,
+            language=request.language if model.model.is_multilingual else "en",
+            beam_size=self.settings.beam_size,
+            temperature=request.temperature if request.temperature is not None else _FALLBACK_TEMPERATURES,
+            hotwords=hotwords,
+            vad_filter=True,
+        )
+        decoded = [s for s in whole if s.text.strip()]
+        if stop.is_set():
+            raise _Stopped
+        if not decoded:
+            raise NoSpeech()
+        text = "".join(s.text for s in decoded)
+        # Deltas add up to the final text where the preview was its beginning; otherwise the done event
+        # (which every client reads for the final) carries the corrected text.
+        if text.startswith(preview) and len(text) > len(preview):
+            emit(TextDeltaEvent(text=text[len(preview):]))
+        segments = [Segment(text=s.text.strip(), start=round(s.start, 2), end=round(s.end, 2)) for s in decoded]
+        if diarizer is not None:
+            segments = diarizer(audio.samples, segments)
+        for seg in segments:
+            emit(SegmentEvent(text=seg.text, start=seg.start, end=seg.end, speaker_id=seg.speaker_id))
+        emit(
+            DoneEvent(
+                model=self.model_id,
+                text=text.strip(),
+                language=info.language,
                 segments=segments,
                 usage=Usage(prompt_audio_seconds=round(audio.duration, 2)),
             )

@@ -114,6 +114,8 @@ async def _read_request(
         diarize=fields.diarize,
         context_bias=fields.context_bias,
         timestamp_granularities=fields.timestamp_granularities,
+        # A JSON answer is the final alone: the whole-note decode. A stream keeps deltas adding up to it.
+        final_from_done=not fields.stream,
     )
     return fields, model, source, engine_request
 
