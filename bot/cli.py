@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings, settings_error
 from bot.errors import VoxnoteError
-from bot.models import ChannelSettings, DoneEvent, TextDeltaEvent, Transcript, TranscriptionRequest
+from bot.models import ChannelSettings, DoneEvent, TextDeltaEvent, Transcript, TranscriptionRequest, normalize_language
 from bot.render import to_srt, to_vtt, transcript_text
 from bot.engine.factory import make_transcriber
 from bot.engine.transcriber import Transcriber
@@ -99,19 +99,47 @@ async def cmd_run(settings: Settings) -> int:
     return await run_bot(settings)
 
 
+def _language(value: str) -> str | None:
+    try:
+        return normalize_language(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _temperature(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0-1")
+    return number
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("voxnote")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voxnote", description="Voice notes to text, live, in Slack and Discord.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"voxnote {_version()}")
+    sub = parser.add_subparsers(dest="command")
 
     t = sub.add_parser("transcribe", help="transcribe audio files, showing the text as it is recognised")
     t.add_argument("files", nargs="+", metavar="FILE")
-    t.add_argument("--language", "-l", help="ISO 639-1 code (default: detect)")
+    t.add_argument("--language", "-l", type=_language, help="ISO 639-1 code like en (default: detect)")
     t.add_argument("--bias", "-b", action="append", metavar="PHRASE", help="a word or phrase to favour (repeat)")
     t.add_argument("--diarize", action="store_true", help="label speakers")
     t.add_argument("--timestamps", action="store_true", help="timestamps in text output")
-    t.add_argument("--temperature", type=float)
-    t.add_argument("--format", "-f", choices=FORMATS, default="text")
+    t.add_argument("--temperature", type=_temperature, help="decoding temperature, 0-1 (default: 0 with fallback)")
+    t.add_argument("--format", "-f", choices=FORMATS, default=None,
+                   help="output format (default: from the -o file's extension, else text)")
     t.add_argument("--model", "-m", help="local model: base, tiny.en, a directory, or a faster-whisper name")
     t.add_argument("--output", "-o", help="write the result to this file instead of stdout")
 
@@ -127,7 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "transcribe":
+        output = Path(args.output) if args.output else None
+        if args.format is None:
+            suffix = output.suffix.lower().lstrip(".") if output else ""
+            args.format = suffix if suffix in FORMATS and suffix != "text" else "text"
+        if output is not None and not output.parent.is_dir():
+            # Checked before transcribing: an hour of work must not end in "no such directory".
+            parser.error(f"-o {args.output}: the folder {output.parent} does not exist")
     overrides: dict[str, object] = {}
     if getattr(args, "model", None):
         overrides["model"] = args.model

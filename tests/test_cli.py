@@ -41,6 +41,36 @@ def test_transcribe_srt_to_file(tmp_path):
     assert srt.startswith("1\n00:00:") and " --> " in srt
 
 
+def test_the_format_follows_the_output_extension(tmp_path):
+    out = tmp_path / "note.vtt"
+    result = voxnote("transcribe", str(SAMPLE), "-o", str(out), "--language", "en")
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().startswith("WEBVTT")
+
+
+def test_version_and_bare_help():
+    version = voxnote("--version")
+    assert version.returncode == 0 and version.stdout.startswith("voxnote 0.")
+    bare = voxnote()
+    assert bare.returncode == 0 and "usage: voxnote" in bare.stdout and "transcribe" in bare.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--temperature", "3"], "--temperature: 3 is outside 0-1"),
+        (["--temperature", "warm"], "--temperature: not a number"),
+        (["--language", "klingon"], "unknown language code 'klingon'"),
+        (["-o", "/no/such/folder/out.srt"], "the folder /no/such/folder does not exist"),
+    ],
+)
+def test_user_mistakes_are_one_line_before_any_work(args, message):
+    result = voxnote("transcribe", str(SAMPLE), *args, timeout=30)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
 @pytest.mark.parametrize("kind", ["text", "empty", "truncated"])
 def test_bad_files_give_one_line_errors(tmp_path, kind):
     path = tmp_path / f"{kind}.ogg"
