@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from pathlib import Path
@@ -23,6 +24,15 @@ from bot.engine.transcriber import Transcriber
 
 log = logging.getLogger("voxnote")
 FORMATS = ("text", "srt", "vtt", "json")
+RUN_HELP = """Run the bot. Platforms come from the environment (or a .env file in this folder):
+
+  Slack, Socket Mode   SLACK_BOT_TOKEN and SLACK_APP_TOKEN
+  Slack, HTTP events   SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (port VOXNOTE_SLACK_HTTP_PORT)
+  Discord              DISCORD_TOKEN
+
+With none of them set, the console adapter starts: type the path of an audio file and watch its
+transcript grow. Transcription is the embedded engine unless VOXNOTE_TRANSCRIBER=mistral (then
+VOXNOTE_MISTRAL_BASE_URL and MISTRAL_API_KEY). Every VOXNOTE_* setting is listed in the README."""
 
 
 def format_transcript(transcript: Transcript, fmt: str, diarize: bool, timestamps: bool = False) -> str:
@@ -35,16 +45,30 @@ def format_transcript(transcript: Transcript, fmt: str, diarize: bool, timestamp
     return transcript_text(transcript, ChannelSettings(diarize=diarize, timestamps=timestamps), bold="{}")
 
 
+def render_outputs(outputs: list[tuple[str, Transcript]], args: argparse.Namespace) -> str:
+    """One document: several files as one JSON array (each with its `file`), or text, SRT and VTT
+    blocks each headed `==> name <==` (as `head` and `tail` separate files)."""
+    if args.format == "json" and len(args.files) > 1:
+        items = [{"file": name, **transcript.model_dump(mode="json")} for name, transcript in outputs]
+        return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+    blocks = []
+    for name, transcript in outputs:
+        body = format_transcript(transcript, args.format, args.diarize, args.timestamps).rstrip("\n") + "\n"
+        blocks.append(f"==> {name} <==\n{body}" if len(args.files) > 1 else body)
+    return "\n".join(blocks)
+
+
 async def _transcribe_one(
     transcriber: Transcriber, path: Path, args: argparse.Namespace, err: Console
 ) -> Transcript:
     try:
-        data = await asyncio.to_thread(path.read_bytes)
+        # "-" is standard input, as for most tools that read files.
+        data = await asyncio.to_thread(sys.stdin.buffer.read if str(path) == "-" else path.read_bytes)
     except OSError as exc:
         raise VoxnoteError(f"can't read {path}: {exc.strerror}") from None
     request = TranscriptionRequest(
         file=data,
-        filename=path.name,
+        filename="stdin" if str(path) == "-" else path.name,
         language=args.language,
         diarize=args.diarize,
         context_bias=args.bias or [],
@@ -80,10 +104,10 @@ async def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
                 failures += 1
                 err.print(Text(f"error: {path.name}: {exc}", style="red"))
                 continue
-            outputs.append(format_transcript(transcript, args.format, args.diarize, args.timestamps))
+            outputs.append((name, transcript))
     finally:
         await transcriber.aclose()
-    result = "\n".join(o.rstrip("\n") + "\n" for o in outputs)
+    result = render_outputs(outputs, args)
     if args.output:
         Path(args.output).write_text(result)
         err.print(f"wrote {args.output}")
@@ -143,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", "-m", help="local model: base, tiny.en, a directory, or a faster-whisper name")
     t.add_argument("--output", "-o", help="write the result to this file instead of stdout")
 
-    sub.add_parser("run", help="run the bot on the platforms configured in the environment (console if none)")
+    sub.add_parser(
+        "run",
+        help="run the bot on the platforms configured in the environment (console if none)",
+        description=RUN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
     s = sub.add_parser("serve", help="serve the local engine over the Mistral transcription API")
     s.add_argument("--host", default=None)

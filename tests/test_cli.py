@@ -1,5 +1,6 @@
 """The `voxnote` command as a user runs it: a subprocess, the real engine, real files."""
 
+import json
 import os
 import subprocess
 import sys
@@ -46,6 +47,31 @@ def test_the_format_follows_the_output_extension(tmp_path):
     result = voxnote("transcribe", str(SAMPLE), "-o", str(out), "--language", "en")
     assert result.returncode == 0, result.stderr
     assert out.read_text().startswith("WEBVTT")
+
+
+def test_stdin_and_several_files_as_one_json_document():
+    with SAMPLE.open("rb") as audio:
+        piped = subprocess.run([sys.executable, "-m", "bot.cli", "transcribe", "-", "-l", "en"], stdin=audio,
+                               capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert piped.returncode == 0, piped.stderr
+    assert len({w.strip(".,!?;:'\"") for w in piped.stdout.lower().split()} & reference_words()) >= 5
+    both = voxnote("transcribe", str(SAMPLE), str(SAMPLE), "-f", "json", "-l", "en")
+    assert both.returncode == 0, both.stderr
+    items = json.loads(both.stdout)  # one document, not two glued together
+    assert [i["file"] for i in items] == [str(SAMPLE)] * 2 and items[0]["text"] == items[1]["text"]
+
+
+def test_several_files_as_text_are_named():
+    result = voxnote("transcribe", str(SAMPLE), str(SAMPLE), "-l", "en")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(f"==> {SAMPLE} <==\n") == 2
+
+
+def test_run_help_names_the_environment_and_the_console_fallback():
+    result = voxnote("run", "--help", timeout=30)
+    assert result.returncode == 0
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN", "console"):
+        assert name in result.stdout
 
 
 def test_version_and_bare_help():
