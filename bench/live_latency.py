@@ -166,6 +166,7 @@ async def discord_rig(engine: Transcriber, tmp: Path, *, fixed: bool, channels: 
     import discord as discord_lib
 
     from adapters.discord_ import DiscordBot
+    from adapters.discord_.platform import CHANNEL_BUCKET
     from tests.fixtures.discord import FakeDiscord
 
     saved = discord_lib.http.Route.BASE, discord_lib.gateway.DiscordWebSocket.DEFAULT_GATEWAY
@@ -206,7 +207,7 @@ async def discord_rig(engine: Transcriber, tmp: Path, *, fixed: bool, channels: 
 
         def budgets_full(self, channel: str = CHANNEL) -> bool:
             platform = bot.platform
-            return all(buckets(by_name[channel]).available() == buckets(by_name[channel]).limit
+            return all(buckets(by_name[channel]).has_capacity(CHANNEL_BUCKET)
                        for buckets in (platform._creates, platform._edits))
 
     try:
@@ -256,6 +257,7 @@ async def burst(report: Report, tmp: Path, *, per_channel: int, channels: int) -
     engine = ScriptedTranscriber([Segment(text=f"Part {i} of the note.", start=i, end=i + 1) for i in range(4)],
                                  delay=0.2)
     names = [CHANNEL] + [f"C0CHAN{i:04d}" for i in range(1, channels)]
+    (tmp / f"burst-{channels}").mkdir(exist_ok=True)
     data = b"OggS-burst"
     for platform, rig in RIGS.items():
         async with rig(engine, tmp / f"burst-{channels}", fixed=False, channels=names) as r:
@@ -273,9 +275,6 @@ async def run(lengths: list[float], repeats: int, bursts: list[tuple[int, int]],
     report = Report("live_latency")
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        (tmp / "burst-1").mkdir()
-        for _, channels in bursts:
-            (tmp / f"burst-{channels}").mkdir(exist_ok=True)
         settings = Settings(_env_file=None, model=model, model_cache_dir=TEST_MODEL_CACHE)  # type: ignore[call-arg]
         engine = LocalTranscriber.from_settings(settings)
         await engine.warm()

@@ -20,14 +20,15 @@ from aiolimiter import AsyncLimiter
 
 
 class Limiter(Protocol):
+    """aiolimiter's `AsyncLimiter` API, which `MovingWindow` shares."""
+
+    def has_capacity(self, amount: float = 1) -> bool: ...
+
     async def acquire(self) -> None: ...
 
 
 def available(limiter: Limiter, most: int = 2) -> int:
-    """Up to `most` acquisitions `limiter` could grant now without waiting (either kind of limiter)."""
-    if isinstance(limiter, MovingWindow):
-        return min(most, limiter.available())
-    assert isinstance(limiter, AsyncLimiter)
+    """Up to `most` acquisitions `limiter` could grant now without waiting."""
     return next((n for n in range(most, 0, -1) if limiter.has_capacity(n)), 0)
 
 
@@ -42,12 +43,12 @@ class MovingWindow:
         self._sent: deque[float] = deque(maxlen=limit)
         self._lock = asyncio.Lock()
 
-    def available(self) -> int:
-        """How many acquisitions could go now without waiting (none while others wait in line)."""
+    def has_capacity(self, amount: float = 1) -> bool:
+        """True when `amount` acquisitions could go now without waiting (none while others wait in line)."""
         if self._lock.locked():
-            return 0
+            return False
         now = time.monotonic()
-        return self.limit - sum(1 for t in self._sent if now - t < self.period)
+        return self.limit - sum(1 for t in self._sent if now - t < self.period) >= amount
 
     async def acquire(self) -> None:
         async with self._lock:  # FIFO: asyncio.Lock wakes waiters in order

@@ -178,11 +178,11 @@ class Fetcher:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def fetch(self, url: str, *, reserve: Callable[[int], None] | None = None) -> tuple[bytes, str]:
+    async def fetch(self, url: str, *, cover: Callable[[int], None] | None = None) -> tuple[bytes, str]:
         """The body and a file name taken from the final URL; typed errors for every refusal.
 
-        `reserve(n)` is called before `n` more bytes are held (the declared length up front when there is
-        one, else each chunk), so the caller can refuse a download that would overfill its memory budget."""
+        `cover(total)` is called before `total` bytes are held (the declared length up front, then the
+        running size), so the caller can refuse a download that would overfill its memory budget."""
         try:
             current = httpx.URL(url)
         except (httpx.InvalidURL, TypeError) as exc:
@@ -199,7 +199,7 @@ class Fetcher:
                             continue
                         if response.status_code != 200:
                             raise FetchFailed(f"the file_url answered {response.status_code}")
-                        return await self._read_capped(response, reserve), _filename(current)
+                        return await self._read_capped(response, cover), _filename(current)
                 raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
         except TimeoutError as exc:
             raise FetchFailed(f"downloading the file_url took longer than {self.total_timeout_s:g} s") from exc
@@ -208,13 +208,13 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise FetchFailed(f"couldn't download the file_url ({type(exc).__name__})") from exc
 
-    async def _read_capped(self, response: httpx.Response, reserve: Callable[[int], None] | None) -> bytes:
+    async def _read_capped(self, response: httpx.Response, cover: Callable[[int], None] | None) -> bytes:
         declared_raw = response.headers.get("content-length")
         declared = int(declared_raw) if declared_raw and declared_raw.isdigit() else 0
         if declared > self.max_bytes:
             raise AudioTooLarge(f"the file at file_url is larger than {self.max_bytes} bytes")
-        if reserve is not None and declared:
-            reserve(declared)
+        if cover is not None and declared:
+            cover(declared)
         # One growing buffer: BytesIO hands its bytes over without a copy, where chunks + join held them twice.
         buffer = io.BytesIO()
         size = 0
@@ -222,8 +222,8 @@ class Fetcher:
             size += len(chunk)
             if size > self.max_bytes:
                 raise AudioTooLarge(f"the file at file_url is larger than {self.max_bytes} bytes")
-            if reserve is not None and size > declared:
-                reserve(len(chunk) if size - len(chunk) >= declared else size - declared)
+            if cover is not None:
+                cover(size)
             buffer.write(chunk)
         return buffer.getvalue()
 

@@ -140,11 +140,8 @@ class Upload:
         self.quota = quota
         self.file_id = f"file-{uuid.uuid4().hex}"
         self.done = False
-        self._overflow = overflow
-
-    def overflow(self) -> VoxnoteError:
-        """The error for a body that sent more than `allowance` bytes."""
-        return self._overflow
+        #: The error for a body that sends more than `allowance` bytes.
+        self.overflow = overflow
 
     def release(self) -> None:
         """Give back the slot and the reservation (a no-op once saved or released)."""
@@ -357,21 +354,11 @@ class FileStore:
         purpose: str,
         mimetype: str | None,
         owner: str,
-        upload: Upload | None = None,
-        quota: UploadQuota | None = None,
+        upload: Upload,
     ) -> StoredFile:
         """Copy an upload in; refuses empty files, files over the cap, over the key's quota or the store's room.
 
-        `upload` comes from `begin_upload` (then the caller releases it whatever happens); without one,
-        the file is admitted here, under `quota`."""
-        if upload is None:
-            size = _remaining(source)
-            upload = await self.begin_upload(owner, size, quota or UploadQuota())
-            try:
-                return await self.save(source, filename=filename, purpose=purpose, mimetype=mimetype, owner=owner,
-                                       upload=upload)
-            finally:
-                upload.release()
+        `upload` comes from `begin_upload`; the caller releases it whatever happens."""
         if upload.owner != owner:
             raise ValueError("the upload was begun for another owner")
         size = _remaining(source)

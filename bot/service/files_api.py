@@ -108,7 +108,7 @@ def _within_allowance(receive: Receive, upload: Upload) -> Receive:
             if received > upload.allowance:
                 if message.get("more_body", False):
                     await drain(receive, DRAIN_LIMIT)
-                raise upload.overflow()
+                raise upload.overflow
         return message
 
     return bounded

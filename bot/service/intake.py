@@ -172,7 +172,7 @@ class Intake:
             # deadline, so one byte a second (or silence) ends the request instead of holding it.
             deadline = started + self.grace_s + received / self.min_rate
             try:
-                async with asyncio.timeout_at(_loop_time(deadline)):
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     message = await receive()
             except TimeoutError:
                 raise BodyTooSlow(self.min_rate) from None
@@ -191,12 +191,6 @@ class Intake:
             await self.app(scope, guarded_receive, send)
         finally:
             reservation.release()
-
-
-def _loop_time(monotonic_deadline: float) -> float:
-    """asyncio's clock for a time.monotonic() instant (they are the same clock on Linux, but not by contract)."""
-    loop = asyncio.get_running_loop()
-    return loop.time() + (monotonic_deadline - time.monotonic())
 
 
 async def drain(receive: Receive, limit: int) -> None:

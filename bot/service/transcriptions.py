@@ -156,7 +156,7 @@ async def _audio_bytes(
         return data, stored.filename
     assert fields.file_url is not None
     data, filename = await service.fetcher.fetch(
-        fields.file_url, reserve=reservation.take if reservation is not None else None
+        fields.file_url, cover=reservation.cover if reservation is not None else None
     )
     if not data:
         raise EmptyAudio("the file at file_url is empty")
