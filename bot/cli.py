@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from bot.config import Settings, settings_error
 from bot.errors import VoxnoteError
-from bot.models import ChannelSettings, DoneEvent, TextDeltaEvent, Transcript, TranscriptionRequest, normalize_language
+from bot.models import ChannelSettings, DoneEvent, TextDeltaEvent, Transcript, TranscriptionRequest, parse_languages
 from bot.render import to_srt, to_vtt, transcript_text
 from bot.engine.factory import make_transcriber
 from bot.engine.transcriber import Transcriber
@@ -69,7 +69,8 @@ async def _transcribe_one(
     request = TranscriptionRequest(
         file=data,
         filename="stdin" if str(path) == "-" else path.name,
-        language=args.language,
+        language=args.language[0] if len(args.language) == 1 else None,
+        languages=args.language if len(args.language) > 1 else [],
         diarize=args.diarize,
         context_bias=args.bias or [],
         temperature=args.temperature,
@@ -123,9 +124,9 @@ async def cmd_run(settings: Settings) -> int:
     return await run_bot(settings)
 
 
-def _language(value: str) -> str | None:
+def _language(value: str) -> list[str]:
     try:
-        return normalize_language(value)
+        return parse_languages(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -157,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("transcribe", help="transcribe audio files, showing the text as it is recognised")
     t.add_argument("files", nargs="+", metavar="FILE")
-    t.add_argument("--language", "-l", type=_language, help="ISO 639-1 code like en (default: detect)")
+    t.add_argument("--language", "-l", type=_language, default=[],
+                   help="ISO 639-1 code like en; several (en,fr) to detect among them only (default: detect any)")
     t.add_argument("--bias", "-b", action="append", metavar="PHRASE", help="a word or phrase to favour (repeat)")
     t.add_argument("--diarize", action="store_true", help="label speakers")
     t.add_argument("--timestamps", action="store_true", help="timestamps in text output")

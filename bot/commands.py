@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from bot.errors import CommandError, NotAllowed
-from bot.models import MAX_BIAS_PHRASES, ChannelSettings, Platform, normalize_bias, normalize_language
+from bot.models import MAX_BIAS_PHRASES, ChannelSettings, Platform, normalize_bias, parse_languages
 
 if TYPE_CHECKING:
     from storage import Store
 
 HELP = """*voxnote* turns voice notes in this channel into text, live, in the note's thread.
 `/voxnote settings` show this channel's settings
-`/voxnote language <code|auto>` e.g. `en`, `fr`; `auto` detects it per note
+`/voxnote language <code…|auto>` e.g. `en`; `en fr` detects among those; `auto` detects any
 `/voxnote bias add <phrase>, <phrase>…` names and jargon to favour (`remove`, `list`, `clear`)
 `/voxnote diarize on|off` label speakers
 `/voxnote timestamps on|off` show when each part was said
@@ -28,6 +28,7 @@ HELP = """*voxnote* turns voice notes in this channel into text, live, in the no
 `/voxnote summary <minutes|off>` summarise notes longer than this
 `/voxnote summarize` summarise every transcript in this thread so far
 `/voxnote forget` delete this channel's stored transcripts
+React to a note with a country's flag to have it again in that language, in the same reply.
 Changing settings needs channel admin rights."""
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def describe(settings: ChannelSettings) -> str:
     return "\n".join(
         [
             "*voxnote settings for this channel*",
-            f"• language: {settings.language or 'auto'}",
+            f"• language: {settings.describe_language()}",
             f"• vocabulary bias: {bias}",
             f"• speaker labels: {'on' if settings.diarize else 'off'}",
             f"• timestamps: {'on' if settings.timestamps else 'off'}",
@@ -106,12 +107,19 @@ async def run_command(store: Store, ctx: CommandContext, text: str) -> str:
     update: dict[str, object] = {}
     if name in ("language", "lang"):
         if not arg:
-            raise CommandError("usage: `/voxnote language <code|auto>`, e.g. `/voxnote language en`")
+            raise CommandError("usage: `/voxnote language <code…|auto>`, e.g. `/voxnote language en` or `en fr`")
         try:
-            update["language"] = normalize_language(arg.split()[0])
+            codes = parse_languages(arg)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        reply = f"Language set to {update['language'] or 'auto-detect'}."
+        # One code skips detection; several restrict it to them (short notes are where free detection
+        # goes wrong most); none is auto-detect among every language.
+        update["language"] = codes[0] if len(codes) == 1 else None
+        update["languages"] = codes if len(codes) > 1 else []
+        if len(codes) > 1:
+            reply = f"Language detected among {', '.join(codes)}."
+        else:
+            reply = f"Language set to {update['language'] or 'auto-detect'}."
     elif name == "bias":
         action, _, rest = arg.partition(" ")
         action = action.lower()

@@ -137,6 +137,8 @@ class Voxnote:
             if not chan.auto_transcribe:
                 return False
         if not await self.store.add_job(note, on_demand):
+            if note.language is not None and await self._redo(note):
+                return True
             # Asking again for a note that failed retries it, in the reply it already has.
             if on_demand and await self.store.revive_job(note.idempotency_key):
                 log.info("failed note %s queued again on request", note.idempotency_key)
@@ -153,6 +155,18 @@ class Voxnote:
         task = asyncio.create_task(self._post_placeholder(key, note, platform))
         self._placeholders[key] = task
         task.add_done_callback(lambda _t: self._placeholders.pop(key, None))
+        self._wake.set()
+        return True
+
+    async def _redo(self, note: AudioNote) -> bool:
+        """A person asked for the note in a given language: its job runs again in the same reply,
+        unless it already runs (or ran) in that language."""
+        job = await self.store.get_job(note.idempotency_key)
+        if job is None or (job.note.language == note.language and job.status != JobStatus.failed):
+            return False
+        if not await self.store.redo_job(note):
+            return False
+        log.info("note %s asked for again in %s", note.idempotency_key, note.language)
         self._wake.set()
         return True
 
@@ -186,6 +200,8 @@ class Voxnote:
         if resolve is None:
             raise FetchFailed(f"{platform.name} cannot resolve {job.note.filename}")
         notes = await resolve(job.note, include_video=job.on_demand)
+        if job.note.language is not None:
+            notes = [n.model_copy(update={"language": job.note.language}) for n in notes]
         if notes:
             await self.remember(notes)
         for note in notes:

@@ -18,6 +18,8 @@ WHISPER_LANGUAGES: frozenset[str] = frozenset(
 )
 MAX_BIAS_PHRASES = 100
 MAX_BIAS_CHARS = 100
+#: Candidate languages a channel may name: detection picks among them (more would be auto-detect again).
+MAX_LANGUAGE_CANDIDATES = 5
 
 
 class Platform(StrEnum):
@@ -36,6 +38,22 @@ def normalize_language(value: str | None) -> str | None:
     if code not in WHISPER_LANGUAGES:
         raise ValueError(f"unknown language code {value!r}: use an ISO 639-1 code like 'en', or 'auto'")
     return code
+
+
+def parse_languages(value: str | list[str] | None) -> list[str]:
+    """`en fr` / `en,fr` / ["en", "fr"] -> ["en", "fr"]: known codes, no duplicates, in the given order.
+    `auto` or nothing -> [] (auto-detect)."""
+    if value is None:
+        return []
+    words = re.split(r"[\s,;/]+", value) if isinstance(value, str) else list(value)
+    codes: list[str] = []
+    for word in words:
+        code = normalize_language(word)
+        if code is not None and code not in codes:
+            codes.append(code)
+    if len(codes) > MAX_LANGUAGE_CANDIDATES:
+        raise ValueError(f"name at most {MAX_LANGUAGE_CANDIDATES} candidate languages")
+    return codes
 
 
 def normalize_bias(phrases: list[str]) -> list[str]:
@@ -80,6 +98,14 @@ class AudioNote(BaseModel):
     #: message the bot never saw): the job first asks the platform (`resolve`), where retries live, and
     #: posts nothing for what is not audio. Its `attachment_id` starts with `?`, so its key is its own.
     unresolved: bool = False
+    #: A person asked for this language (a flag reaction): it overrides the channel's and the job
+    #: re-runs in the note's existing reply. Not part of the key: it is the same note.
+    language: str | None = None
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _lang(cls, v: str | None) -> str | None:
+        return normalize_language(v)
 
     @property
     def idempotency_key(self) -> str:
@@ -98,6 +124,9 @@ class ChannelSettings(BaseModel):
     """Per-channel behaviour, stored in SQLite and changed with /voxnote."""
 
     language: str | None = None  # None = auto-detect
+    #: Detection picks among these (`/voxnote language en fr`); empty = any language. Unused when
+    #: `language` is set.
+    languages: list[str] = Field(default_factory=list)
     context_bias: list[str] = Field(default_factory=list)
     diarize: bool = False
     timestamps: bool = False
@@ -110,10 +139,20 @@ class ChannelSettings(BaseModel):
     def _lang(cls, v: str | None) -> str | None:
         return normalize_language(v)
 
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _langs(cls, v: str | list[str] | None) -> list[str]:
+        return parse_languages(v)
+
     @field_validator("context_bias", mode="before")
     @classmethod
     def _bias(cls, v: list[str]) -> list[str]:
         return normalize_bias(list(v))
+
+    def describe_language(self) -> str:
+        if self.language:
+            return self.language
+        return f"auto among {', '.join(self.languages)}" if self.languages else "auto"
 
 
 TimestampGranularity = Literal["segment", "word"]
@@ -128,6 +167,9 @@ class TranscriptionRequest(BaseModel):
     file_url: str | None = None
     file_id: str | None = None
     language: str | None = None
+    #: With no `language`: detect it among these only (Whisper's probabilities over the candidates).
+    #: Mistral's API has no such field: a remote service gets no language and detects freely.
+    languages: list[str] = Field(default_factory=list)
     temperature: float | None = None
     diarize: bool = False
     context_bias: list[str] = Field(default_factory=list)
@@ -142,6 +184,11 @@ class TranscriptionRequest(BaseModel):
     def _lang(cls, v: str | None) -> str | None:
         return normalize_language(v)
 
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _langs(cls, v: str | list[str] | None) -> list[str]:
+        return parse_languages(v)
+
     def model_post_init(self, __context: object) -> None:
         given = [x for x in (self.file, self.file_url, self.file_id) if x is not None]
         if len(given) != 1:
@@ -151,6 +198,7 @@ class TranscriptionRequest(BaseModel):
     def for_settings(cls, settings: ChannelSettings, **source: object) -> TranscriptionRequest:
         return cls(
             language=settings.language,
+            languages=[] if settings.language else list(settings.languages),
             diarize=settings.diarize,
             context_bias=list(settings.context_bias),
             **source,  # type: ignore[arg-type]

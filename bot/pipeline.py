@@ -78,6 +78,9 @@ class NotePipeline:
         started = time.monotonic()
         check_limits(note, self.settings)
         chan = await self.store.get_settings(note.platform, note.workspace_id, note.channel_id)
+        if note.language is not None:
+            # Asked for in this language (a flag reaction): it wins over the channel's.
+            chan = chan.model_copy(update={"language": note.language, "languages": []})
         live = LiveReply(
             lambda text: platform.edit(reply, text),
             platform.min_edit_interval,
@@ -88,6 +91,9 @@ class NotePipeline:
         key = note.idempotency_key
         # A run that crashed after transcribing left the transcript stored: reuse it, don't redo the work.
         transcript = await self.store.get_transcript(key)
+        redo = transcript is not None and note.language is not None and transcript.language != note.language
+        if redo:
+            transcript = None  # stored in another language: this run was asked to redo it
         if transcript is None:
             try:
                 transcript = await self._transcribe(note, platform, chan, live)
@@ -104,7 +110,8 @@ class NotePipeline:
             *(functools.partial(platform.upload, reply, name, data, comment="Full transcript")
               for name, data in rendered.files),
         ]
-        if self.summaries.wanted(transcript, chan.summary_threshold_s):
+        # A redo in another language does not summarise the same note a second time.
+        if self.summaries.wanted(transcript, chan.summary_threshold_s) and not redo:
             extras.append(functools.partial(self._post_summary, note, platform, reply, transcript))
         posted = await self.store.extras_posted(key)
         for index in range(posted, len(extras)):

@@ -42,6 +42,12 @@ class Store(ABC):
         """Queue a failed job again with a fresh attempt budget (a person asked to retry it)."""
 
     @abstractmethod
+    async def redo_job(self, note: AudioNote) -> bool:
+        """Run the note's job again with `note` (a person asked for another language), in the reply it
+        has: a finished or queued job is queued at once, a running one again when this run ends. The new
+        text's continuations are posted anew. False when the note has no job."""
+
+    @abstractmethod
     async def lease_job(
         self, lease_s: float, platforms: list[Platform], exclude_workspaces: list[str] | None = None
     ) -> Job | None:

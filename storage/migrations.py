@@ -80,6 +80,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX message_notes_created ON message_notes (created_at);
     """,
+    # 7: a person asked for a note again (another language) while its job was running: it runs once
+    # more when this run ends, with the note stored by the request.
+    """
+    ALTER TABLE jobs ADD COLUMN redo INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -90,6 +90,20 @@ class SQLiteStore(Store):
         )
         return cur.rowcount == 1
 
+    async def redo_job(self, note: AudioNote) -> bool:
+        # SET expressions read the row as it was: `status='running'` is the status before this update.
+        cur = await self._db.execute(
+            "UPDATE jobs SET note=?, redo=(status='running'),"
+            " status=CASE WHEN status='running' THEN 'running' ELSE 'queued' END,"
+            " attempts=CASE WHEN status='running' THEN attempts ELSE 0 END,"
+            " lost_leases=CASE WHEN status='running' THEN lost_leases ELSE 0 END,"
+            " next_attempt_at=CASE WHEN status='running' THEN next_attempt_at ELSE 0 END,"
+            " extras_done=CASE WHEN status='running' THEN extras_done ELSE 0 END,"
+            " error=NULL, updated_at=? WHERE key=?",
+            (note.model_dump_json(), time.time(), note.idempotency_key),
+        )
+        return cur.rowcount == 1
+
     async def lease_job(
         self, lease_s: float, platforms: list[Platform], exclude_workspaces: list[str] | None = None
     ) -> Job | None:
@@ -103,8 +117,9 @@ class SQLiteStore(Store):
         async with self._db.execute(
             # A job taken while still 'running' lost its lease: its process died. That is counted apart
             # from `attempts` (the note's own failures, counted by `requeue_job`).
+            # A queued job runs with the note stored last, so a redo asked for before this is served.
             "UPDATE jobs SET lost_leases = lost_leases + (status='running'), status='running', lease_until=?,"
-            " updated_at=?"
+            " redo=0, updated_at=?"
             " WHERE id = (SELECT id FROM jobs WHERE platform IN (" + plats + ")" + excl_sql +
             " AND ((status='queued' AND next_attempt_at<=?) OR (status='running' AND lease_until<?))"
             " ORDER BY next_attempt_at, id LIMIT 1) RETURNING *",
@@ -135,8 +150,12 @@ class SQLiteStore(Store):
         )
 
     async def finish_job(self, key: str, status: JobStatus, error: str | None = None) -> None:
+        # A redo asked for during this run queues the job again, whatever this run's outcome.
         await self._db.execute(
-            "UPDATE jobs SET status=?, error=?, lease_until=NULL, updated_at=? WHERE key=?",
+            "UPDATE jobs SET status=CASE WHEN redo THEN 'queued' ELSE ? END, error=CASE WHEN redo THEN NULL ELSE ? END,"
+            " attempts=CASE WHEN redo THEN 0 ELSE attempts END, next_attempt_at=CASE WHEN redo THEN 0"
+            " ELSE next_attempt_at END, extras_done=CASE WHEN redo THEN 0 ELSE extras_done END, redo=0,"
+            " lease_until=NULL, updated_at=? WHERE key=?",
             (status.value, error, time.time(), key),
         )
 

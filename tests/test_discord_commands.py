@@ -67,6 +67,17 @@ async def test_language_autocomplete_offers_matching_codes(discord_harness, fake
     assert answer["type"] == 8
     assert answer["data"]["choices"][0] == {"name": "French (fr)", "value": "fr"}
 
+    # Candidates: the word being typed is completed, the ones before it are kept.
+    typing = fake_discord.slash_command("language", {"code": "en spa"}, focused="code")
+    await fake_discord.interact(typing)
+    [answer] = await fake_discord.wait_for(lambda: fake_discord.answers_to(typing))
+    assert answer["data"]["choices"][0] == {"name": "en Spanish (es)", "value": "en es"}
+    typing = fake_discord.slash_command("language", {"code": "en "}, focused="code")
+    await fake_discord.interact(typing)
+    [answer] = await fake_discord.wait_for(lambda: fake_discord.answers_to(typing))
+    values = [c["value"] for c in answer["data"]["choices"]]
+    assert values[0] == "en es" and "en en" not in values and "en auto" not in values
+
 
 async def test_transcribe_command_works_where_auto_transcribe_is_off(discord_harness, fake_discord):
     h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))

@@ -20,6 +20,7 @@ from adapters.discord_.platform import DiscordPlatform
 from bot.config import Settings
 from bot.core import Voxnote
 from bot.errors import VoxnoteError
+from bot.flags import unicode_flag_language
 from bot.models import Platform
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,10 @@ class VoxnoteClient(discord.Client):
             await self.core.submit(note, self.platform)
 
     async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
-        if str(event.emoji) != TRANSCRIBE_EMOJI or (self.user is not None and event.user_id == self.user.id):
+        emoji = str(event.emoji)
+        # A flag (🇫🇷) asks for the note again in that country's language, in its reply.
+        language = unicode_flag_language(emoji)
+        if (emoji != TRANSCRIBE_EMOJI and language is None) or (self.user is not None and event.user_id == self.user.id):
             return
         channel = self.get_partial_messageable(event.channel_id, guild_id=event.guild_id)
         try:
@@ -140,6 +144,8 @@ class VoxnoteClient(discord.Client):
             log.info("could not fetch message %s for a memo reaction: %s", event.message_id, exc)
             return
         for note in audio_notes(message):
+            if language is not None:
+                note = note.model_copy(update={"language": language})
             await self.core.submit(note, self.platform, on_demand=True)
 
 

@@ -72,7 +72,7 @@ def build_commands(core: Voxnote, platform: DiscordPlatform) -> list[app_command
     group = app_commands.Group(name="voxnote", description="Voice-note transcription in this channel")
 
     @group.command(name="language", description="Language of the voice notes here, or auto-detect")
-    @app_commands.describe(code="an ISO 639-1 code such as en or fr, or auto")
+    @app_commands.describe(code="an ISO 639-1 code such as en; several (en fr) to detect among them; or auto")
     async def language(interaction: discord.Interaction, code: str) -> None:
         await run(interaction, f"language {code}")
 

@@ -37,11 +37,16 @@ def label(code: str) -> str:
 
 
 def matching(query: str) -> list[app_commands.Choice[str]]:
-    """Codes whose code or name starts with (then contains) `query`, best matches first."""
-    q = query.strip().lower()
-    codes = ["auto", *sorted(WHISPER_LANGUAGES, key=lambda c: NAMES.get(c, c))]
+    """Codes whose code or name starts with (then contains) the last word typed, best matches first.
+    Earlier words are candidates already chosen (`en fr`): each choice keeps them in front."""
+    words = query.replace(",", " ").split()
+    chosen = words[:-1] if words and not query.endswith((" ", ",")) else words
+    q = "" if query.endswith((" ", ",")) or not words else words[-1].lower()
+    prefix = " ".join(chosen) + " " if chosen else ""
+    codes = [c for c in ["auto", *sorted(WHISPER_LANGUAGES, key=lambda c: NAMES.get(c, c))]
+             if c not in chosen and not (chosen and c == "auto")]
     if not q:
-        ranked = POPULAR + [c for c in codes if c not in POPULAR]
+        ranked = [c for c in POPULAR if c in codes] + [c for c in codes if c not in POPULAR]
     else:
         def rank(code: str) -> int:
             name = label(code).lower()
@@ -52,4 +57,4 @@ def matching(query: str) -> list[app_commands.Choice[str]]:
             return 2 if q in name else 3
 
         ranked = sorted((c for c in codes if rank(c) < 3), key=rank)
-    return [app_commands.Choice(name=label(c), value=c) for c in ranked[:MAX_CHOICES]]
+    return [app_commands.Choice(name=(prefix + label(c))[:100], value=prefix + c) for c in ranked[:MAX_CHOICES]]

@@ -19,6 +19,7 @@ from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackMessage, audio_notes, message_note, unresolved_notes
 from bot.core import CommandContext
 from bot.errors import VoxnoteError
+from bot.flags import slack_flag_language
 from bot.models import AudioNote, Platform
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,10 @@ class SlackListeners:
         """No Web API call here: the event is acked once the job is stored. A message the bot never saw
         becomes an unresolved note, which the job looks up (rate-limited calls belong there)."""
         item = event.get("item") or {}
-        if event.get("reaction") not in TRIGGER_REACTIONS or item.get("type") != "message":
+        reaction = str(event.get("reaction") or "")
+        # A flag (:fr:, :flag-de:) asks for the note again in that country's language, in its reply.
+        language = slack_flag_language(reaction)
+        if (reaction not in TRIGGER_REACTIONS and language is None) or item.get("type") != "message":
             return
         channel, ts = item.get("channel", ""), item.get("ts", "")
         team_id = str(body.get("team_id") or "")
@@ -107,6 +111,8 @@ class SlackListeners:
         if not notes:
             notes = [message_note(team_id=team_id, channel_id=channel, ts=ts)]
         for note in notes:
+            if language is not None:
+                note = note.model_copy(update={"language": language})
             await self.core.submit(note, self.platform, on_demand=True)
 
     async def on_shortcut(self, shortcut: dict[str, Any], respond: AsyncRespond) -> None:

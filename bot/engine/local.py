@@ -283,7 +283,7 @@ class LocalTranscriber:
         if whole_final:
             hold_segments = True  # the preview's segments are not the final ones: only its text goes out
         first, language, decoded_to = self._first_window(
-            model, samples, split, language, hotwords, request.temperature
+            model, samples, split, language, hotwords, request.temperature, request.languages
         )
         emit(LanguageEvent(audio_language=language))
         for piece in first:
@@ -349,9 +349,14 @@ class LocalTranscriber:
         emit: Callable[[object], None],
         stop: threading.Event,
     ) -> None:
+        language = request.language if model.model.is_multilingual else "en"
+        if language is None and request.languages:
+            # Detected on the same first 30 s transcribe() would use, but only among the candidates.
+            _, _, probs = model.detect_language(audio=audio.samples)
+            language, _ = likeliest(probs, request.languages)
         whole, info = model.transcribe(
             audio.samples,
-            language=request.language if model.model.is_multilingual else "en",
+            language=language,
             beam_size=self.settings.beam_size,
             temperature=request.temperature if request.temperature is not None else _FALLBACK_TEMPERATURES,
             hotwords=hotwords,
@@ -434,6 +439,7 @@ class LocalTranscriber:
         language: str | None,
         hotwords: str | None,
         temperature: float | None,
+        candidates: Iterable[str] = (),
     ) -> tuple[list[_Piece], str, int]:
         """Greedy decode of the first window; also the language (detected on the same encoder pass if
         unknown) and the sample where the decoded text ends.
@@ -456,12 +462,13 @@ class LocalTranscriber:
         encoded = model.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
 
         if language is None:
-            token, probability = model.model.detect_language(encoded)[0][0]
-            language = token[2:-2]
+            probs = [(token[2:-2], p) for token, p in model.model.detect_language(encoded)[0]]
+            language, probability = likeliest(probs, candidates)
             if probability < plan.detect_min_probability:
                 # Unsure on one sentence: ask again with as much speech as one window holds.
                 end = min(len(samples), split.start + int(plan.detect_s * SAMPLE_RATE))
-                language, probability, _ = model.detect_language(audio=samples[split.start : end])
+                _, _, probs = model.detect_language(audio=samples[split.start : end])
+                language, probability = likeliest(probs, candidates)
             log.debug("detected language %s (p=%.2f)", language, probability)
 
         tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
@@ -492,6 +499,20 @@ class LocalTranscriber:
             vad_filter=False,
         )
         return [_Piece(s.text, s.start + offset, s.end + offset) for s in fallback], language, split.cut
+
+
+def likeliest(probs: list[tuple[str, float]], candidates: Iterable[str] = ()) -> tuple[str, float]:
+    """The most probable language of Whisper's `(code, probability)` list, best first; with
+    candidates, the most probable of them, its probability renormalised over the candidates."""
+    wanted = set(candidates)
+    if not wanted:
+        return probs[0]
+    among = [(code, p) for code, p in probs if code in wanted]
+    if not among:  # an English-only model knows no other language
+        return probs[0]
+    total = sum(p for _, p in among) or 1.0
+    code, p = max(among, key=lambda item: item[1])
+    return code, p / total
 
 
 _FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.datastructures import FormData, UploadFile
 
-from bot.models import TimestampGranularity, normalize_bias, normalize_language
+from bot.models import TimestampGranularity, normalize_bias, parse_languages
 from bot.service.api_errors import ApiError
 from bot.service.openai_compat import ResponseFormat
 
@@ -21,7 +21,10 @@ class TranscriptionForm(BaseModel):
     model: str = Field(min_length=1, max_length=200, description="model id, from GET /v1/models")
     file_url: str | None = Field(None, max_length=4096, description="http(s) URL the service downloads")
     file_id: str | None = Field(None, max_length=200, description="id returned by POST /v1/files")
-    language: str | None = Field(None, description="ISO 639-1 code like `en`; omitted: detect")
+    language: list[str] = Field(
+        default_factory=list,
+        description="ISO 639-1 code like `en`; omitted: detect. Several (`en,fr`): detect among them only",
+    )
     temperature: float | None = Field(None, ge=0.0, le=1.0, description="decoding temperature")
     diarize: bool = Field(False, description="label speakers (`speaker_id` on segments)")
     context_bias: list[str] = Field(default_factory=list, description="words or phrases to favour (repeat the field)")
@@ -35,8 +38,9 @@ class TranscriptionForm(BaseModel):
 
     @field_validator("language", mode="before")
     @classmethod
-    def _language(cls, value: Any) -> str | None:
-        return normalize_language(value)
+    def _language(cls, value: Any) -> list[str]:
+        # Mistral's field holds one code; a comma-separated list is our extension (candidates).
+        return parse_languages(value)
 
     @field_validator("context_bias", mode="before")
     @classmethod

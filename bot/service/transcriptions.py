@@ -109,7 +109,8 @@ async def _read_request(
     engine_request = TranscriptionRequest(
         file=audio,
         filename=filename,
-        language=fields.language,
+        language=fields.language[0] if len(fields.language) == 1 else None,
+        languages=fields.language if len(fields.language) > 1 else [],
         temperature=fields.temperature,
         diarize=fields.diarize,
         context_bias=fields.context_bias,
