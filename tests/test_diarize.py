@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,8 @@ from bot.engine.audio import encode_wav
 from bot.engine.diarize import Diarizer
 from bot.models import Segment, TranscriptionRequest
 from tests.fixtures.speakers import SAMPLE_RATE, Dialogue, attribution_accuracy
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def speakers(segments: list[Segment]) -> list[str]:
@@ -114,3 +120,31 @@ async def test_on_segments_from_the_local_engine(
     out = await asyncio.to_thread(diarizer.assign, dialogue_three.samples, transcript.segments)
     assert attribution_accuracy(dialogue_three, out) >= 0.9
     assert speakers(out) == ["speaker_1", "speaker_2", "speaker_3"]
+
+
+# Run in a fresh interpreter where torch and resemblyzer cannot be imported (a None entry in
+# sys.modules makes every import of them fail, however deep it hides), as on a base install.
+WITHOUT_TORCH = """
+import json, sys
+sys.modules["torch"] = None
+sys.modules["resemblyzer"] = None
+from faster_whisper import decode_audio
+from bot.engine.diarize import Diarizer
+from bot.models import Segment
+turns = json.load(open(sys.argv[2]))["turns"]
+segments = [Segment(text=t["text"], start=t["start"], end=t["end"]) for t in turns]
+out = Diarizer.load().assign(decode_audio(sys.argv[1], sampling_rate=16000), segments)
+print(json.dumps([s.speaker_id for s in out]))
+"""
+
+
+def test_speaker_labels_without_torch() -> None:
+    """tests/data/dialogue.ogg (three flite voices, five turns) labelled with torch unimportable."""
+    data = ROOT / "tests" / "data"
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, str(data / "dialogue.ogg"), str(data / "dialogue.turns.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    truth = [t["speaker"] for t in json.loads((data / "dialogue.turns.json").read_text())["turns"]]
+    assert json.loads(result.stdout.splitlines()[-1]) == truth

@@ -1,27 +1,23 @@
 """Offline speaker diarization: label transcript segments with who spoke them.
 
 Speech is cut at pauses (Silero VAD, shipped by faster-whisper), embedded in 1.5 s windows by
-Resemblyzer's voice encoder (its weights ship in its wheel), clustered by average linkage on cosine
-distance (the speaker count comes from a distance cut, lowered while the split is not clear), then
-each segment takes the speaker heard longest inside it; a segment spanning a clear turn is split at
-a sentence boundary.
+Resemblyzer's voice encoder (bot.engine.voice_encoder: numpy, weights shipped in this package),
+clustered by average linkage on cosine distance (the speaker count comes from a distance cut, lowered
+while the split is not clear), then each segment takes the speaker heard longest inside it; a
+segment spanning a clear turn is split at a sentence boundary.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from math import gcd
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from bot.engine.voice_encoder import WEIGHTS, VoiceEncoder
 from bot.errors import VoxnoteError
 from bot.models import Segment
-
-if TYPE_CHECKING:
-    import torch
 
 SAMPLE_RATE = 16000
 FRAME = 160  # samples per mel frame (10 ms)
@@ -61,24 +57,22 @@ class DiarizationUnavailable(VoxnoteError):
 class Diarizer:
     """Holds the speaker-embedding model; `assign` is blocking and thread-safe."""
 
-    def __init__(self, net: torch.nn.Module, mel_filters: np.ndarray) -> None:
-        self._net = net
+    def __init__(self, encoder: VoiceEncoder, mel_filters: np.ndarray) -> None:
+        self._encoder = encoder
         self._filters = mel_filters
         self._window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)).astype(np.float32)
 
     @classmethod
     def load(cls) -> Diarizer:
         """Load the voice encoder and the VAD and run both once, so the first note is not slow."""
-        try:
-            import torch
-        except ImportError as e:
-            raise DiarizationUnavailable("diarization needs torch: pip install 'voxnote[diarize]'") from e
-
-        net = _load_encoder()
-        # The LSTM's small matrix products gain nothing from a second thread; on 2 shared cores,
-        # two threads ran 2-7x slower than one whenever another process was busy.
-        torch.set_num_threads(1)
-        diarizer = cls(net, _mel_filters())
+        if not WEIGHTS.is_file():
+            raise DiarizationUnavailable(f"the voice encoder's weights are missing: {WEIGHTS}")
+        encoder = VoiceEncoder.load()
+        # The LSTM's small matrix products gain nothing from a second BLAS thread; on 2 shared
+        # cores, two threads ran 15-30x slower than one while another process was busy. This is
+        # process-wide but touches only numpy's and scipy's BLAS, not CTranslate2's threads.
+        threadpool_limits(1, user_api="blas")
+        diarizer = cls(encoder, _mel_filters())
         noise = np.random.default_rng(0).standard_normal(2 * SAMPLE_RATE).astype(np.float32) * 0.05
         diarizer._embed_batch([diarizer._mel(noise)[:WINDOW]] * 2)
         _speech_regions(noise)
@@ -175,44 +169,9 @@ class Diarizer:
         return out
 
     def _embed_batch(self, mels: list[np.ndarray]) -> np.ndarray:
-        import torch
-
-        # Inference mutates nothing in the module, so worker threads may share it without a lock.
-        with torch.inference_mode():
-            raw = self._net(torch.from_numpy(np.stack(mels)))
-        e = raw.numpy()
+        # The encoder only reads its weights, so worker threads may share it without a lock.
+        e = self._encoder(np.stack(mels))
         return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
-
-
-def _load_encoder() -> torch.nn.Module:
-    import torch
-    from torch import nn
-
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        raise DiarizationUnavailable("diarization needs resemblyzer: pip install 'voxnote[diarize]'")
-    # Only the weights file is used: importing resemblyzer itself pulls librosa, whose first call
-    # spends about 20 s compiling with numba.
-    weights = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
-    if not weights.is_file():
-        raise DiarizationUnavailable(f"resemblyzer's weights are missing: {weights}")
-
-    class VoiceEncoder(nn.Module):
-        """Resemblyzer's GE2E encoder: 3-layer LSTM over 40 mel bands, last hidden state, ReLU."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.lstm = nn.LSTM(40, 256, 3, batch_first=True)
-            self.linear = nn.Linear(256, 256)
-
-        def forward(self, mels: torch.Tensor) -> torch.Tensor:
-            _, (hidden, _) = self.lstm(mels)
-            return torch.relu(self.linear(hidden[-1]))
-
-    net = VoiceEncoder()
-    state = torch.load(weights, map_location="cpu", weights_only=True)["model_state"]
-    net.load_state_dict({k: v for k, v in state.items() if not k.startswith("similarity_")})
-    return net.eval()
 
 
 def _mel_filters(n_fft: int = 400, n_mels: int = 40) -> np.ndarray:

@@ -164,9 +164,9 @@ class LocalTranscriber:
         return self._batched_pipeline
 
     def speaker_model(self) -> Diarizer | None:
-        """The diarizer, loaded on first use (torch costs seconds and memory that most notes never need).
+        """The diarizer, loaded on first use (about 0.2 s, which most notes never need to pay).
 
-        None when the `diarize` extra is not installed: notes then come back without speaker ids."""
+        None when it cannot be loaded (its weights file missing): notes then come back without speaker ids."""
         if self.diarizer is not None or self._speakers_tried:
             return self.diarizer
         with self._load_lock:
