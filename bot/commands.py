@@ -24,6 +24,7 @@ HELP = """*voxnote* turns voice notes in this channel into text, live, in the no
 `/voxnote bias add <phrase>, <phrase>…` names and jargon to favour (`remove`, `list`, `clear`)
 `/voxnote diarize on|off` label speakers
 `/voxnote timestamps on|off` show when each part was said
+`/voxnote translate on|off` add an English translation under notes in other languages (or react with 🌐)
 `/voxnote auto on|off` transcribe every voice note, or only on request (react with :memo: or use "Transcribe")
 `/voxnote summary <minutes|off>` summarise notes longer than this
 `/voxnote summarize` summarise every transcript in this thread so far
@@ -72,6 +73,7 @@ def describe(settings: ChannelSettings) -> str:
             f"• vocabulary bias: {bias}",
             f"• speaker labels: {'on' if settings.diarize else 'off'}",
             f"• timestamps: {'on' if settings.timestamps else 'off'}",
+            f"• English translation: {'on' if settings.translate else 'off (react with 🌐 on a note)'}",
             f"• auto-transcribe: {'on' if settings.auto_transcribe else 'off (react with :memo: to transcribe)'}",
             f"• summaries: {summary}",
         ]
@@ -92,7 +94,8 @@ async def run_command(store: Store, ctx: CommandContext, text: str) -> str:
     if name == "bias" and (not arg or arg.split()[0].lower() == "list"):
         return "Vocabulary bias: " + (", ".join(current.context_bias) if current.context_bias else "none")
 
-    if name not in ("language", "lang", "bias", "diarize", "timestamps", "auto", "summary", "reset", "forget"):
+    if name not in ("language", "lang", "bias", "diarize", "timestamps", "translate", "auto", "summary", "reset",
+                    "forget"):
         raise CommandError(f"unknown command `{name}`; try `/voxnote help`")
     if not ctx.is_admin:
         raise NotAllowed("only channel admins can change voxnote's settings here")
@@ -143,13 +146,15 @@ async def run_command(store: Store, ctx: CommandContext, text: str) -> str:
             reply = "Vocabulary bias: " + (", ".join(kept) if kept else "none")
         else:
             raise CommandError("usage: `/voxnote bias add|remove|list|clear <phrases>`")
-    elif name in ("diarize", "timestamps", "auto"):
+    elif name in ("diarize", "timestamps", "translate", "auto"):
         if not arg:
             raise CommandError(f"usage: `/voxnote {name} on|off`")
         value = _on_off(arg, name)
-        field = {"diarize": "diarize", "timestamps": "timestamps", "auto": "auto_transcribe"}[name]
+        field = {"diarize": "diarize", "timestamps": "timestamps", "translate": "translate",
+                 "auto": "auto_transcribe"}[name]
         update[field] = value
-        label = {"diarize": "Speaker labels", "timestamps": "Timestamps", "auto": "Auto-transcribe"}[name]
+        label = {"diarize": "Speaker labels", "timestamps": "Timestamps", "translate": "English translation",
+                 "auto": "Auto-transcribe"}[name]
         reply = f"{label} {'on' if value else 'off'}."
     else:  # summary
         if arg.lower() in ("off", "none", "never"):

@@ -137,7 +137,7 @@ class Voxnote:
             if not chan.auto_transcribe:
                 return False
         if not await self.store.add_job(note, on_demand):
-            if note.language is not None and await self._redo(note):
+            if (note.language is not None or note.translate) and await self._redo(note):
                 return True
             # Asking again for a note that failed retries it, in the reply it already has.
             if on_demand and await self.store.revive_job(note.idempotency_key):
@@ -158,15 +158,21 @@ class Voxnote:
         self._wake.set()
         return True
 
-    async def _redo(self, note: AudioNote) -> bool:
-        """A person asked for the note in a given language: its job runs again in the same reply,
-        unless it already runs (or ran) in that language."""
-        job = await self.store.get_job(note.idempotency_key)
-        if job is None or (job.note.language == note.language and job.status != JobStatus.failed):
+    async def _redo(self, asked: AudioNote) -> bool:
+        """A person asked for the note in a given language, or for its translation: its job runs again in
+        the same reply, unless it already runs (or ran) that way. A request adds to the earlier ones
+        (🌐 after 🇪🇸 keeps Spanish)."""
+        job = await self.store.get_job(asked.idempotency_key)
+        if job is None:
             return False
-        if not await self.store.redo_job(note):
+        note = job.note.model_copy(update={"language": asked.language or job.note.language,
+                                           "translate": asked.translate or job.note.translate})
+        if note == job.note and job.status != JobStatus.failed:
             return False
-        log.info("note %s asked for again in %s", note.idempotency_key, note.language)
+        if not await self.store.redo_job(note, new_text=note.language != job.note.language):
+            return False
+        log.info("note %s asked for again (language %s, translation %s)", note.idempotency_key, note.language,
+                 note.translate)
         self._wake.set()
         return True
 
@@ -200,8 +206,9 @@ class Voxnote:
         if resolve is None:
             raise FetchFailed(f"{platform.name} cannot resolve {job.note.filename}")
         notes = await resolve(job.note, include_video=job.on_demand)
-        if job.note.language is not None:
-            notes = [n.model_copy(update={"language": job.note.language}) for n in notes]
+        if job.note.language is not None or job.note.translate:
+            asked = {"language": job.note.language, "translate": job.note.translate}
+            notes = [n.model_copy(update=asked) for n in notes]
         if notes:
             await self.remember(notes)
         for note in notes:

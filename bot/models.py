@@ -101,6 +101,8 @@ class AudioNote(BaseModel):
     #: A person asked for this language (a flag reaction): it overrides the channel's and the job
     #: re-runs in the note's existing reply. Not part of the key: it is the same note.
     language: str | None = None
+    #: A person asked for an English translation under the transcript (a 🌐 reaction).
+    translate: bool = False
 
     @field_validator("language", mode="before")
     @classmethod
@@ -130,6 +132,8 @@ class ChannelSettings(BaseModel):
     context_bias: list[str] = Field(default_factory=list)
     diarize: bool = False
     timestamps: bool = False
+    #: An English translation under the transcript of every note not in English.
+    translate: bool = False
     auto_transcribe: bool = True
     # Notes longer than this get a summary; None disables summaries.
     summary_threshold_s: float | None = 120.0

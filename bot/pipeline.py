@@ -24,6 +24,7 @@ from bot.models import (
 )
 from bot.render import render_final
 from bot.summary.threads import Summaries
+from bot.translation import TranslationUnavailable, Translator, needs_translation
 from bot.engine.transcriber import Transcriber
 from storage import Store
 
@@ -61,6 +62,7 @@ class NotePipeline:
         self.store = store
         self.transcriber = transcriber
         self.summaries = summaries
+        self.translator = Translator(transcriber, summaries.llm)
 
     async def _bytes_request(self, note: AudioNote, platform: ChatPlatform, chan: ChannelSettings) -> TranscriptionRequest:
         data = await platform.fetch_audio(note, self.settings.max_audio_bytes)
@@ -94,15 +96,18 @@ class NotePipeline:
         redo = transcript is not None and note.language is not None and transcript.language != note.language
         if redo:
             transcript = None  # stored in another language: this run was asked to redo it
+        audio: TranscriptionRequest | None = None
         if transcript is None:
             try:
-                transcript = await self._transcribe(note, platform, chan, live)
+                transcript, audio = await self._transcribe(note, platform, chan, live)
             except BaseException:
                 await live.aclose()
                 raise
             await self.store.save_transcript(note, transcript)
         rendered = render_final(transcript, chan, platform.max_message_chars, bold=bold_style(platform))
         await live.finish(rendered.messages[0])
+        if (chan.translate or note.translate) and needs_translation(transcript):
+            await self._translation(note, platform, reply, chan, transcript, rendered.messages[0], audio)
         # Continuations, files and the summary are new messages, not edits: post them only once.
         # Each is recorded as soon as it is posted, so a crash part-way reposts none of those before it.
         extras: list[Callable[[], Awaitable[object]]] = [
@@ -122,6 +127,42 @@ class NotePipeline:
         JOB_SECONDS.observe(time.monotonic() - started)
         return transcript
 
+    async def _translation(
+        self,
+        note: AudioNote,
+        platform: ChatPlatform,
+        reply: MessageRef,
+        chan: ChannelSettings,
+        transcript: Transcript,
+        first: str,
+        audio: TranscriptionRequest | None,
+    ) -> None:
+        """The English translation under the transcript, in the same reply once the final is shown (or in a
+        file when both do not fit). A bonus like the summary: its failure does not fail the note."""
+        key = note.idempotency_key
+        try:
+            english, posted = await self.store.get_translation(key)
+            if english is None:
+
+                async def note_audio() -> TranscriptionRequest:
+                    return audio if audio is not None else await self._bytes_request(note, platform, chan)
+
+                try:
+                    english = await self.translator.to_english(transcript, note_audio)
+                except TranslationUnavailable as exc:
+                    await platform.edit(reply, f"{first}\n\n🌐 _{exc}._")
+                    return
+                await self.store.save_translation(key, english)
+            label = bold_style(platform).format("English")
+            combined = f"{first}\n\n🌐 {label}: {english}"
+            if len(combined) <= platform.max_message_chars:
+                await platform.edit(reply, combined)
+            elif not posted:
+                await platform.upload(reply, "translation.txt", (english + "\n").encode(), comment="English translation")
+                await self.store.save_translation(key, english, posted=True)
+        except Exception:
+            log.exception("translation of %s failed", key)
+
     async def _post_summary(
         self, note: AudioNote, platform: ChatPlatform, reply: MessageRef, transcript: Transcript
     ) -> None:
@@ -134,18 +175,20 @@ class NotePipeline:
 
     async def _transcribe(
         self, note: AudioNote, platform: ChatPlatform, chan: ChannelSettings, live: LiveReply
-    ) -> Transcript:
+    ) -> tuple[Transcript, TranscriptionRequest | None]:
+        """The transcript, and the request holding the note's bytes when they were fetched (a translation
+        by the engine needs them again)."""
         if note.public_url and self.transcriber.can_fetch_urls:
             request = TranscriptionRequest.for_settings(chan, file_url=note.public_url)
             try:
-                return await self._consume(request, live)
+                return await self._consume(request, live), None
             except TranscriptionRejected as exc:
                 # The service could not fetch the URL (expired, blocked): send the bytes ourselves.
                 if live.has_text:
                     raise
                 log.info("file_url refused (%s); sending the bytes instead", exc)
         request = await self._bytes_request(note, platform, chan)
-        return await self._consume(request, live)
+        return await self._consume(request, live), request
 
     async def _consume(self, request: TranscriptionRequest, live: LiveReply) -> Transcript:
         async for event in self.transcriber.stream(request):

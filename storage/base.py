@@ -42,10 +42,10 @@ class Store(ABC):
         """Queue a failed job again with a fresh attempt budget (a person asked to retry it)."""
 
     @abstractmethod
-    async def redo_job(self, note: AudioNote) -> bool:
-        """Run the note's job again with `note` (a person asked for another language), in the reply it
-        has: a finished or queued job is queued at once, a running one again when this run ends. The new
-        text's continuations are posted anew. False when the note has no job."""
+    async def redo_job(self, note: AudioNote, *, new_text: bool = True) -> bool:
+        """Run the note's job again with `note` (a person asked for another language or a translation), in
+        the reply it has: a finished or queued job is queued at once, a running one again when this run
+        ends. With `new_text`, the new text's continuations are posted anew. False when the note has no job."""
 
     @abstractmethod
     async def lease_job(
@@ -107,6 +107,14 @@ class Store(ABC):
         self, platform: Platform, workspace_id: str, channel_id: str, thread_id: str | None
     ) -> list[StoredTranscript]:
         """Transcripts of one thread (or a whole channel when `thread_id` is None), oldest first."""
+
+    @abstractmethod
+    async def get_translation(self, key: str) -> tuple[str | None, bool]:
+        """The stored English translation of the note's transcript, and whether its file was posted."""
+
+    @abstractmethod
+    async def save_translation(self, key: str, text: str, *, posted: bool = False) -> None:
+        """Keep the translation with its transcript (a new transcript drops it)."""
 
     @abstractmethod
     async def get_transcript(self, key: str) -> Transcript | None:

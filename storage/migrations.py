@@ -85,6 +85,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN redo INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8: the English translation of a transcript (kept with it, gone with it), and whether the file
+    # that holds a long one was posted.
+    """
+    ALTER TABLE transcripts ADD COLUMN translation TEXT;
+    ALTER TABLE transcripts ADD COLUMN translation_posted INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

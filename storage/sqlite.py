@@ -90,17 +90,19 @@ class SQLiteStore(Store):
         )
         return cur.rowcount == 1
 
-    async def redo_job(self, note: AudioNote) -> bool:
+    async def redo_job(self, note: AudioNote, *, new_text: bool = True) -> bool:
         # SET expressions read the row as it was: `status='running'` is the status before this update.
+        # `redo` remembers a request made during a run: 1 with a new text, 2 for the same text.
+        kind = 1 if new_text else 2
         cur = await self._db.execute(
-            "UPDATE jobs SET note=?, redo=(status='running'),"
+            "UPDATE jobs SET note=?, redo=CASE WHEN status='running' THEN MAX(redo, ?) ELSE 0 END,"
             " status=CASE WHEN status='running' THEN 'running' ELSE 'queued' END,"
             " attempts=CASE WHEN status='running' THEN attempts ELSE 0 END,"
             " lost_leases=CASE WHEN status='running' THEN lost_leases ELSE 0 END,"
             " next_attempt_at=CASE WHEN status='running' THEN next_attempt_at ELSE 0 END,"
-            " extras_done=CASE WHEN status='running' THEN extras_done ELSE 0 END,"
+            " extras_done=CASE WHEN status='running' OR ? = 2 THEN extras_done ELSE 0 END,"
             " error=NULL, updated_at=? WHERE key=?",
-            (note.model_dump_json(), time.time(), note.idempotency_key),
+            (note.model_dump_json(), kind, kind, time.time(), note.idempotency_key),
         )
         return cur.rowcount == 1
 
@@ -154,7 +156,7 @@ class SQLiteStore(Store):
         await self._db.execute(
             "UPDATE jobs SET status=CASE WHEN redo THEN 'queued' ELSE ? END, error=CASE WHEN redo THEN NULL ELSE ? END,"
             " attempts=CASE WHEN redo THEN 0 ELSE attempts END, next_attempt_at=CASE WHEN redo THEN 0"
-            " ELSE next_attempt_at END, extras_done=CASE WHEN redo THEN 0 ELSE extras_done END, redo=0,"
+            " ELSE next_attempt_at END, extras_done=CASE WHEN redo = 1 THEN 0 ELSE extras_done END, redo=0,"
             " lease_until=NULL, updated_at=? WHERE key=?",
             (status.value, error, time.time(), key),
         )
@@ -219,7 +221,10 @@ class SQLiteStore(Store):
     async def save_transcript(self, note: AudioNote, transcript: Transcript) -> None:
         await self._db.execute(
             "INSERT INTO transcripts (job_key, platform, workspace_id, channel_id, thread_id, message_id, data,"
-            " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (job_key) DO UPDATE SET data=excluded.data",
+            " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (job_key) DO UPDATE SET data=excluded.data,"
+            # A translation belongs to the text it translates.
+            " translation=CASE WHEN data=excluded.data THEN translation END,"
+            " translation_posted=CASE WHEN data=excluded.data THEN translation_posted ELSE 0 END",
             (
                 note.idempotency_key,
                 note.platform.value,
@@ -255,6 +260,18 @@ class SQLiteStore(Store):
             )
             for r in rows
         ]
+
+    async def get_translation(self, key: str) -> tuple[str | None, bool]:
+        async with self._db.execute(
+            "SELECT translation, translation_posted FROM transcripts WHERE job_key=?", (key,)
+        ) as cur:
+            row = await cur.fetchone()
+        return (row[0], bool(row[1])) if row else (None, False)
+
+    async def save_translation(self, key: str, text: str, *, posted: bool = False) -> None:
+        await self._db.execute(
+            "UPDATE transcripts SET translation=?, translation_posted=? WHERE job_key=?", (text, int(posted), key)
+        )
 
     async def get_transcript(self, key: str) -> Transcript | None:
         async with self._db.execute("SELECT data FROM transcripts WHERE job_key=?", (key,)) as cur:

@@ -64,5 +64,5 @@ async def test_bad_arguments_get_a_clear_answer_and_help_renders_for_slack(slack
     bad = await h.command("language klingon", user="U0ADMIN")
     assert ":warning:" in bad["text"] and "klingon" in bad["text"]
     help_text = (await h.command("help"))["text"]
-    # `<code|auto>` must not turn into a Slack link: control characters are escaped.
-    assert "&lt;code|auto&gt;" in help_text and "<code|auto>" not in help_text
+    # `<code…|auto>` must not turn into a Slack link: control characters are escaped.
+    assert "&lt;code…|auto&gt;" in help_text and "<code…|auto>" not in help_text

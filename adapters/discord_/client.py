@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 #: Reacting with this emoji asks for a transcript where auto-transcribe is off.
 TRANSCRIBE_EMOJI = "\N{MEMO}"
+TRANSLATE_EMOJI = "\N{GLOBE WITH MERIDIANS}"
 MISSING_INTENT = (
     "Discord refused the MESSAGE CONTENT intent: voice notes posted in servers will go unnoticed "
     "(DMs, /voxnote, the 'Transcribe' message command and the memo reaction still work). Enable it at "
@@ -135,7 +136,9 @@ class VoxnoteClient(discord.Client):
         emoji = str(event.emoji)
         # A flag (🇫🇷) asks for the note again in that country's language, in its reply.
         language = unicode_flag_language(emoji)
-        if (emoji != TRANSCRIBE_EMOJI and language is None) or (self.user is not None and event.user_id == self.user.id):
+        translate = emoji == TRANSLATE_EMOJI
+        wanted = emoji == TRANSCRIBE_EMOJI or language is not None or translate
+        if not wanted or (self.user is not None and event.user_id == self.user.id):
             return
         channel = self.get_partial_messageable(event.channel_id, guild_id=event.guild_id)
         try:
@@ -144,8 +147,8 @@ class VoxnoteClient(discord.Client):
             log.info("could not fetch message %s for a memo reaction: %s", event.message_id, exc)
             return
         for note in audio_notes(message):
-            if language is not None:
-                note = note.model_copy(update={"language": language})
+            if language is not None or translate:
+                note = note.model_copy(update={"language": language, "translate": translate})
             await self.core.submit(note, self.platform, on_demand=True)
 
 

@@ -97,6 +97,10 @@ def build_commands(core: Voxnote, platform: DiscordPlatform) -> list[app_command
     async def timestamps(interaction: discord.Interaction, state: OnOff) -> None:
         await run(interaction, f"timestamps {state}")
 
+    @group.command(name="translate", description="Add an English translation under notes in other languages")
+    async def translate(interaction: discord.Interaction, state: OnOff) -> None:
+        await run(interaction, f"translate {state}")
+
     @group.command(name="auto", description="Transcribe every voice note here, or only on request")
     async def auto(interaction: discord.Interaction, state: OnOff) -> None:
         await run(interaction, f"auto {state}")

@@ -31,6 +31,8 @@ SHORTCUT_CALLBACK_ID = "voxnote_transcribe"
 SUMMARIZE_CALLBACK_ID = "voxnote_summarize"
 # Reacting with one of these on a voice note asks for a transcript (useful when auto is off).
 TRIGGER_REACTIONS = frozenset({"memo", "pencil"})
+# ... and with this one for its English translation too.
+TRANSLATE_REACTION = "globe_with_meridians"
 
 NO_MEDIA = "There is no audio or video in this message to transcribe."
 SUBMITTED = "Transcribing: the text will appear in the message's thread."
@@ -103,7 +105,8 @@ class SlackListeners:
         reaction = str(event.get("reaction") or "")
         # A flag (:fr:, :flag-de:) asks for the note again in that country's language, in its reply.
         language = slack_flag_language(reaction)
-        if (reaction not in TRIGGER_REACTIONS and language is None) or item.get("type") != "message":
+        translate = reaction == TRANSLATE_REACTION
+        if (reaction not in TRIGGER_REACTIONS and language is None and not translate) or item.get("type") != "message":
             return
         channel, ts = item.get("channel", ""), item.get("ts", "")
         team_id = str(body.get("team_id") or "")
@@ -111,8 +114,8 @@ class SlackListeners:
         if not notes:
             notes = [message_note(team_id=team_id, channel_id=channel, ts=ts)]
         for note in notes:
-            if language is not None:
-                note = note.model_copy(update={"language": language})
+            if language is not None or translate:
+                note = note.model_copy(update={"language": language, "translate": translate})
             await self.core.submit(note, self.platform, on_demand=True)
 
     async def on_shortcut(self, shortcut: dict[str, Any], respond: AsyncRespond) -> None:

@@ -243,6 +243,28 @@ class LocalTranscriber:
         finally:
             stop.set()
 
+    async def translate(self, request: TranscriptionRequest, source_language: str | None) -> str:
+        """English text of the note, by Whisper's own translate task (a second decode of the audio)."""
+        if request.file is None:
+            raise TranscriptionRejected("the built-in engine translates uploaded bytes only", status=400)
+        audio = await load_audio(
+            request.file, max_bytes=self.settings.max_audio_bytes, max_seconds=self.settings.max_audio_seconds
+        )
+
+        def work() -> str:
+            model = self.load()
+            segments, _ = model.transcribe(
+                audio.samples,
+                task="translate",
+                language=source_language if model.model.is_multilingual else "en",
+                beam_size=self.settings.beam_size,
+                temperature=_FALLBACK_TEMPERATURES,
+                vad_filter=True,
+            )
+            return "".join(s.text for s in segments).strip()
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
     async def aclose(self) -> None:
         self.close()
 
