@@ -10,15 +10,17 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.live import Live
 from rich.text import Text
 
 from pydantic import ValidationError
 
 from bot.config import Settings, settings_error
 from bot.errors import VoxnoteError
-from bot.models import ChannelSettings, DoneEvent, TextDeltaEvent, Transcript, TranscriptionRequest, parse_languages
+from bot.models import (
+    ChannelSettings, DoneEvent, SegmentEvent, TextDeltaEvent, Transcript, TranscriptionRequest, parse_languages,
+)
 from bot.render import to_srt, to_vtt, transcript_text
+from bot.terminal import LiveView, with_loading_notice
 from bot.engine.factory import make_transcriber
 from bot.engine.transcriber import Transcriber
 
@@ -76,17 +78,31 @@ async def _transcribe_one(
         temperature=args.temperature,
         final_from_done=True,  # the live view shows the preview; the output is the final transcript
     )
-    text = Text()
     # When the result goes to this same terminal, the live view clears itself to avoid showing it twice.
     transient = sys.stdout.isatty() and not args.output and args.format == "text"
-    with Live(text, console=err, refresh_per_second=12, transient=transient) as live:
+    from bot.engine.audio import declared_duration  # numpy and PyAV: not for `voxnote --version`
+
+    duration = await asyncio.to_thread(declared_duration, data) if err.is_terminal else None
+    with LiveView(err, duration, transient=transient) as view:
         async for event in transcriber.stream(request):
             if isinstance(event, TextDeltaEvent):
-                text.append(event.text)
-                live.update(text)
+                view.delta(event.text)
+            elif isinstance(event, SegmentEvent):
+                view.reached(event.end)
             elif isinstance(event, DoneEvent):
+                view.reached(duration or 0.0)
                 return event.transcript()
     raise VoxnoteError("the transcription ended without a result")
+
+
+async def _load_models(transcriber: Transcriber, err: Console, diarize: bool) -> None:
+    """Load the local engine (and the speaker model) before the first file, so the wait is named once."""
+    warm = getattr(transcriber, "warm", None)
+    if warm is not None:
+        await with_loading_notice(err, warm, "the speech model")
+    speaker_model = getattr(transcriber, "speaker_model", None)
+    if diarize and speaker_model is not None:
+        await with_loading_notice(err, lambda: asyncio.to_thread(speaker_model), "the speaker model")
 
 
 async def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
@@ -95,6 +111,7 @@ async def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
     failures = 0
     outputs: list[str] = []
     try:
+        await _load_models(transcriber, err, args.diarize)
         for name in args.files:
             path = Path(name)
             if len(args.files) > 1:

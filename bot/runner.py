@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 
 from bot.config import Settings
 from bot.core import Voxnote
@@ -40,7 +41,12 @@ async def run_bot(settings: Settings) -> int:
     # Everything opened is closed on every path: an unclosed aiosqlite connection keeps its thread, and
     # so the process, alive after an error.
     async with contextlib.AsyncExitStack() as stack:
-        store = await open_store(settings.db_path)
+        try:
+            store = await open_store(settings.db_path)
+        except (OSError, sqlite3.Error) as exc:
+            # A folder the user cannot write (a Docker bind mount owned by root, a typo) is a setting's
+            # mistake: name the variable instead of showing sqlite's traceback.
+            raise VoxnoteError(f"cannot open the database {settings.db_path} (VOXNOTE_DB_PATH): {exc}") from None
         stack.push_async_callback(store.close)
         transcriber = make_transcriber(settings)
         stack.push_async_callback(transcriber.aclose)

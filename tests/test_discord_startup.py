@@ -84,3 +84,30 @@ def test_invite_url_asks_for_exactly_the_scopes_and_permissions_needed():
     assert query["scope"] == ["bot applications.commands"]
     wanted = VIEW_CHANNEL | SEND_MESSAGES | SEND_MESSAGES_IN_THREADS | CREATE_PUBLIC_THREADS | ATTACH_FILES
     assert int(query["permissions"][0]) == wanted | READ_MESSAGE_HISTORY
+
+
+async def test_no_voice_support_warning_for_a_bot_that_never_joins_voice(discord_harness, fake_discord, caplog,
+                                                                          monkeypatch):
+    import discord
+
+    # As in a fresh process without PyNaCl and davey (discord.py warns once per process).
+    monkeypatch.setattr(discord.VoiceClient, "warn_nacl", True)
+    monkeypatch.setattr(discord.VoiceClient, "warn_dave", True)
+    caplog.set_level(logging.WARNING, logger="discord")
+    await discord_harness(ScriptedTranscriber(SEGMENTS))
+    assert "voice will NOT be supported" not in caplog.text
+    assert fake_discord.identifies  # the bot did connect
+
+
+@pytest.mark.parametrize("client_id", ["my-bot", "12345abc", "", "１２３"])
+def test_a_non_numeric_client_id_is_one_plain_line(client_id):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    voxnote = Path(sys.executable).with_name("voxnote")  # the real console script
+    result = subprocess.run([str(voxnote), "discord-invite", "--", client_id], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: CLIENT_ID must be the application's numeric id")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr

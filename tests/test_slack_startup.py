@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from adapters.slack.runner import SlackBot
@@ -41,3 +43,19 @@ async def test_socket_mode_uses_the_checked_url_once(slack_harness, fake_slack: 
 def test_http_mode_needs_the_signing_secret(fake_slack: FakeSlack, tmp_path) -> None:
     with pytest.raises(VoxnoteError, match="SLACK_SIGNING_SECRET"):
         SlackBot(_settings(fake_slack, tmp_path, slack_app_token=None), _NoCore())
+
+
+async def test_no_token_unused_warning_when_the_token_comes_from_the_environment(
+    slack_harness, fake_slack: FakeSlack, monkeypatch, caplog
+) -> None:
+    # How people run it: SLACK_BOT_TOKEN in the environment, which bolt also reads beside our client.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", fake_slack.bot_token)
+    caplog.set_level(logging.WARNING, logger="slack_bolt")
+    h = await slack_harness(ScriptedTranscriber([]))
+    assert h.bot.mode == "socket" and fake_slack.connections == 1
+    assert "will be unused" not in caplog.text and "will be ignored" not in caplog.text
+    # Only our own app's construction is filtered: another app given a client and a token is still told.
+    from slack_bolt.async_app import AsyncApp
+
+    AsyncApp(client=h.bot.client, token="xoxb-other", signing_secret="s")
+    assert "`token` will be unused" in caplog.text

@@ -167,6 +167,14 @@ def test_an_llm_key_wins_over_the_mistral_key():
     assert endpoint is not None and endpoint.base_url == MISTRAL_URL and endpoint.api_key == SecretStr("lk")
 
 
+def test_a_key_for_another_transcription_server_never_reaches_mistral():
+    """The compose file's bot: MISTRAL_API_KEY is `voxnote serve`'s key, so summaries stay offline."""
+    assert llm_endpoint(settings(mistral_api_key="serve-key", mistral_base_url="http://serve:8000")) is None
+    endpoint = llm_endpoint(settings(mistral_api_key="serve-key", mistral_base_url="http://serve:8000",
+                                     llm_base_url="https://api.mistral.ai"))
+    assert endpoint is not None and endpoint.api_key is None
+
+
 def test_a_custom_url_never_gets_the_mistral_key():
     endpoint = llm_endpoint(settings(mistral_api_key="mk", llm_base_url="http://127.0.0.1:11434/v1"))
     assert endpoint is not None and endpoint.base_url == "http://127.0.0.1:11434/v1" and endpoint.api_key is None

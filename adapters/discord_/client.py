@@ -81,6 +81,10 @@ class VoxnoteClient(discord.Client):
         intents: discord.Intents,
         **options: Any,
     ) -> None:
+        # voxnote reads voice *messages* (audio attachments) and never joins a voice channel, so discord.py's
+        # "PyNaCl (or davey) is not installed, voice will NOT be supported" describes nothing it needs.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             intents=intents,
             # Transcripts quote people: never let spoken "@everyone" or a reply ping anyone.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import discord
 
+from bot.errors import VoxnoteError
+
 SCOPES = ("bot", "applications.commands")
 
 
@@ -21,4 +23,11 @@ def bot_permissions() -> discord.Permissions:
 
 def invite_url(client_id: str) -> str:
     """`voxnote discord-invite CLIENT_ID`: open it, pick a server, authorise."""
-    return discord.utils.oauth_url(client_id.strip(), permissions=bot_permissions(), scopes=SCOPES)
+    client_id = client_id.strip()
+    # Discord would take any text here and answer the user's browser with "invalid client_id": say it now.
+    if not client_id.isascii() or not client_id.isdigit():
+        raise VoxnoteError(
+            f"CLIENT_ID must be the application's numeric id (Developer Portal -> your app -> General "
+            f"Information -> Application ID), not {client_id!r}"
+        )
+    return discord.utils.oauth_url(client_id, permissions=bot_permissions(), scopes=SCOPES)

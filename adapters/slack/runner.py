@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Literal
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,6 +23,28 @@ from bot.errors import VoxnoteError
 from bot.models import Platform
 
 log = logging.getLogger(__name__)
+# What bolt logs when it is given a client while SLACK_BOT_TOKEN is set in the environment.
+TOKEN_UNUSED = warning_client_prioritized_and_token_skipped()
+
+
+class _TokenUnusedFilter(logging.Filter):
+    """Drops bolt's "`token` will be unused" warning: bolt reads SLACK_BOT_TOKEN from the environment
+    even when given a client, and ours is built from that very token, so nothing goes unused."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != TOKEN_UNUSED
+
+
+@contextlib.contextmanager
+def _without_token_unused_warning() -> Iterator[None]:
+    # Only while our app is built, on bolt's own logger: any other app in the process still gets it.
+    bolt = logging.getLogger("slack_bolt.AsyncApp")
+    only_this = _TokenUnusedFilter()
+    bolt.addFilter(only_this)
+    try:
+        yield
+    finally:
+        bolt.removeFilter(only_this)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -50,7 +75,9 @@ class SlackBot:
             raise VoxnoteError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
         self._app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
         self.core = core
-        self.app = build_app(core, self.platform, self.client, admins=settings.slack_admins, signing_secret=signing_secret)
+        with _without_token_unused_warning():
+            self.app = build_app(core, self.platform, self.client, admins=settings.slack_admins,
+                                 signing_secret=signing_secret)
         self._http_host = http_host
         self.http_port = settings.slack_http_port
         self._socket: AsyncSocketModeHandler | None = None

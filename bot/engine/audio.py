@@ -165,6 +165,19 @@ def decode_audio_bytes(
     return DecodedAudio(samples=samples, duration=samples.size / SAMPLE_RATE, peak=peak)
 
 
+def declared_duration(data: bytes) -> float | None:
+    """The length the recording's container declares, read without decoding: what a progress bar needs
+    before the first word. None when it declares none, or is no audio PyAV reads (decoding says why)."""
+    try:
+        container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+    except av.error.FFmpegError:
+        return None
+    with container:
+        if not container.streams.audio:
+            return None
+        return _declared_duration(container, container.streams.audio[0])
+
+
 def _declared_duration(container: av.container.InputContainer, stream: av.audio.stream.AudioStream) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)

@@ -74,10 +74,15 @@ def _is_mistral(base_url: str) -> bool:
 def llm_endpoint(settings: Settings) -> LLMEndpoint | None:
     """Where summaries go: `llm_base_url`, else Mistral's API when a key is set; None means offline.
 
-    Mistral's URL falls back to the transcription key (`MISTRAL_API_KEY`), so one key serves both."""
+    Mistral's URL falls back to the transcription key (`MISTRAL_API_KEY`), so one key serves both, but only
+    when that key is for Mistral's own API: a key for `voxnote serve` or another server is no Mistral key,
+    and using it would send every transcript to Mistral's cloud."""
     llm_key = settings.llm_api_key if settings.llm_api_key and settings.llm_api_key.get_secret_value() else None
     mistral_key = (
-        settings.mistral_api_key if settings.mistral_api_key and settings.mistral_api_key.get_secret_value() else None
+        settings.mistral_api_key
+        if settings.mistral_api_key and settings.mistral_api_key.get_secret_value()
+        and _is_mistral(settings.mistral_base_url)
+        else None
     )
     base = settings.llm_base_url.strip() if settings.llm_base_url else None
     if base:
