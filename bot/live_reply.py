@@ -18,6 +18,15 @@ EditFn = Callable[[str], Awaitable[None]]
 LIVE_SUFFIX = " …"
 FINAL_RETRIES = 3
 BUDGET_POLL_S = 0.1
+#: Notes at least this long show how far recognition has got ("⏳ 2:10 of 14:32") until the final.
+PROGRESS_MIN_S = 180.0
+
+
+def clock(seconds: float) -> str:
+    """2:10, or 1:02:10 past an hour."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 class LiveReply:
@@ -31,6 +40,8 @@ class LiveReply:
         self._max_chars = max_chars
         self._header = header
         self._text = ""
+        self._total: float | None = None
+        self._position = 0.0
         self._sent: str | None = None
         self._last_edit = float("-inf")
         self._dirty = asyncio.Event()
@@ -45,17 +56,35 @@ class LiveReply:
         self._text += delta
         self._dirty.set()
 
+    def set_duration(self, seconds: float | None) -> None:
+        """The note's length, once known: a long one shows its progress in the header."""
+        self._total = seconds
+
+    def reached(self, seconds: float) -> None:
+        """Recognition has got this far into the note (a segment's end)."""
+        if seconds > self._position:
+            self._position = seconds
+            if self._total is not None and self._total >= PROGRESS_MIN_S:
+                self._dirty.set()
+
     @property
     def has_text(self) -> bool:
         return bool(self._text.strip())
 
+    def _status(self) -> str:
+        if self._total is None or self._total < PROGRESS_MIN_S:
+            return self._header
+        done = min(self._position, self._total)
+        return f"{self._header} ⏳ {clock(done)} of {clock(self._total)}".strip()
+
     def render_partial(self) -> str:
         text = self._text.strip()
-        body_room = self._max_chars - len(self._header) - len(LIVE_SUFFIX) - 2
+        status = self._status()
+        body_room = self._max_chars - len(status) - len(LIVE_SUFFIX) - 2
         if len(text) > body_room:
             # Show the newest words: that is what the reader is following.
             text = "…" + text[-(body_room - 1):]
-        parts = [p for p in (self._header, text + LIVE_SUFFIX if text else "") if p]
+        parts = [p for p in (status, text + LIVE_SUFFIX if text else "") if p]
         return "\n".join(parts)
 
     async def _pump(self) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from bot.platform import ChatPlatform
-from bot.engine.audio import human_size
+from bot.engine.audio import declared_duration, human_size
 from bot.config import Settings
 from bot.errors import AudioTooLarge, AudioTooLong, EmptyAudio, StreamInterrupted, TranscriptionRejected
 from bot.live_reply import LiveReply
@@ -18,6 +19,7 @@ from bot.models import (
     ChannelSettings,
     DoneEvent,
     MessageRef,
+    SegmentEvent,
     TextDeltaEvent,
     Transcript,
     TranscriptionRequest,
@@ -178,6 +180,7 @@ class NotePipeline:
     ) -> tuple[Transcript, TranscriptionRequest | None]:
         """The transcript, and the request holding the note's bytes when they were fetched (a translation
         by the engine needs them again)."""
+        live.set_duration(note.duration)
         if note.public_url and self.transcriber.can_fetch_urls:
             request = TranscriptionRequest.for_settings(chan, file_url=note.public_url)
             try:
@@ -188,12 +191,17 @@ class NotePipeline:
                     raise
                 log.info("file_url refused (%s); sending the bytes instead", exc)
         request = await self._bytes_request(note, platform, chan)
+        if note.duration is None and request.file is not None:
+            # An uploaded file rarely says how long it is; its container does, without decoding.
+            live.set_duration(await asyncio.to_thread(declared_duration, request.file))
         return await self._consume(request, live), request
 
     async def _consume(self, request: TranscriptionRequest, live: LiveReply) -> Transcript:
         async for event in self.transcriber.stream(request):
             if isinstance(event, TextDeltaEvent):
                 live.append(event.text)
+            elif isinstance(event, SegmentEvent):
+                live.reached(event.end)
             elif isinstance(event, DoneEvent):
                 return event.transcript()
         raise StreamInterrupted("the transcription stream ended without a final transcript")

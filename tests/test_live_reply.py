@@ -98,3 +98,39 @@ async def test_partials_leave_the_last_edit_of_a_busy_budget_to_a_final():
     live.append(" third")
     await live.finish("first second third")  # the final never waits for the hint
     assert sink.edits[-1][1] == "first second third"
+
+
+async def test_a_long_note_shows_how_far_recognition_has_got_until_the_final():
+    sink = Sink()
+    live = LiveReply(sink, min_interval=0.05, max_chars=1000, header="Transcribing…")
+    live.set_duration(14 * 60 + 32)
+    live.append("First part.")
+    live.reached(130)
+    await asyncio.sleep(0.15)
+    live.reached(20)  # segments never move it back
+    live.append(" Second part.")
+    live.reached(605.4)
+    await asyncio.sleep(0.15)
+    await live.finish("First part. Second part. The end.")
+    texts = [t for _, t in sink.edits]
+    assert texts[0].startswith("Transcribing… ⏳ 2:10 of 14:32\nFirst part.")
+    assert any(t.startswith("Transcribing… ⏳ 10:05 of 14:32\n") for t in texts)
+    assert "⏳" not in texts[-1]  # the final text replaces it
+
+
+async def test_short_notes_and_unknown_lengths_show_no_progress():
+    for duration in (None, 95.0):
+        sink = Sink()
+        live = LiveReply(sink, min_interval=0.05, max_chars=1000, header="Transcribing…")
+        live.set_duration(duration)
+        live.append("Hello.")
+        live.reached(60)
+        await asyncio.sleep(0.12)
+        await live.finish("Hello.")
+        assert all("⏳" not in t for _, t in sink.edits)
+
+
+def test_clock_reads_like_a_player():
+    from bot.live_reply import clock
+
+    assert clock(130) == "2:10" and clock(5) == "0:05" and clock(3730.9) == "1:02:10"
