@@ -252,3 +252,13 @@ def test_no_page_loads_anything_from_a_cdn(svc):
         assert response.status_code == 404
         assert "cdn" not in response.text.lower()
     assert httpx.get(f"{svc.url}/openapi.json").status_code == 200
+
+
+def test_voxtral_3_ids_and_underscored_phrases(svc):
+    """Clients written for Voxtral 3 send its new ids and multi-word phrases with underscores."""
+    engine = svc.app.state.service.transcriber
+    for model in ("voxtral-mini-transcribe-3-0", "voxtral-small-transcribe-3", "voxtral-mini-transcribe-latest"):
+        response = post(svc, {"model": model, "context_bias": ["pull_request", "Kubernetes"]}, files={"file": AUDIO})
+        assert response.status_code == 200, response.text
+        assert engine.requests[-1].context_bias == ["pull request", "Kubernetes"]
+    assert httpx.get(f"{svc.url}/v1/models/voxtral-mini-transcribe-3").status_code == 200

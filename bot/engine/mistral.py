@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,19 @@ FILES_PATH = "/v1/files"
 KNOWN_EVENTS = frozenset({"transcription.language", "transcription.text.delta", "transcription.segment",
                           "transcription.done"})
 Part = tuple[str, tuple[str | None, bytes]]
+_NOT_IN_BIAS = re.compile(r"[\s,]+")
+
+
+def bias_items(phrases: list[str]) -> list[str]:
+    """Phrases as Voxtral 3 takes them: no whitespace or commas in an item (400 otherwise), so a
+    multi-word phrase goes with underscores, as Mistral's docs ask; duplicates once. `voxnote serve`
+    reads underscores back as spaces."""
+    out: list[str] = []
+    for phrase in phrases:
+        item = _NOT_IN_BIAS.sub("_", phrase.strip()).strip("_")
+        if item and item not in out:
+            out.append(item)
+    return out
 
 
 def multipart_parts(request: TranscriptionRequest, model: str, *, stream: bool) -> list[Part]:
@@ -54,8 +68,11 @@ def multipart_parts(request: TranscriptionRequest, model: str, *, stream: bool) 
         fields.append(("temperature", str(request.temperature)))
     fields.append(("stream", "true" if stream else "false"))
     fields.append(("diarize", "true" if request.diarize else "false"))
-    fields.extend(("context_bias", phrase) for phrase in request.context_bias)
-    fields.extend(("timestamp_granularities", g) for g in request.timestamp_granularities)
+    fields.extend(("context_bias", item) for item in bias_items(request.context_bias))
+    granularities = list(request.timestamp_granularities)
+    if request.diarize and "segment" not in granularities:
+        granularities.insert(0, "segment")  # Voxtral 3 diarizes only with segment timestamps
+    fields.extend(("timestamp_granularities", g) for g in granularities)
     parts: list[Part] = [(name, (None, value.encode())) for name, value in fields]
     if request.file is not None:
         parts.append(("file", (request.filename or "audio", request.file)))

@@ -11,8 +11,14 @@ from typing import Any
 from bot.models import WHISPER_LANGUAGES
 from bot.service.api_errors import ApiError
 
-# Cloud ids that clients send by default (voxnote's own MistralTranscriber sends `voxtral-mini-latest`).
-CLOUD_ALIASES = ("voxtral-mini-latest", "voxtral-mini-2507", "voxtral-mini-transcribe", "whisper-1")
+# Cloud ids that clients send by default (voxnote's own MistralTranscriber sends `voxtral-mini-latest`),
+# Voxtral 3's batch ids (October 2026) included; its realtime id needs the websocket API, not served here.
+CLOUD_ALIASES = (
+    "voxtral-mini-latest", "voxtral-mini-2507", "voxtral-mini-transcribe",
+    "voxtral-mini-transcribe-3-0", "voxtral-mini-transcribe-3", "voxtral-mini-transcribe-latest",
+    "voxtral-small-transcribe-3-0", "voxtral-small-transcribe-3", "voxtral-small-transcribe-latest",
+    "whisper-1",
+)
 
 
 @dataclass

@@ -45,7 +45,9 @@ class TranscriptionForm(BaseModel):
     @field_validator("context_bias", mode="before")
     @classmethod
     def _bias(cls, value: Any) -> list[str]:
-        return normalize_bias(list(value or []))
+        # Voxtral 3 clients write a multi-word phrase with underscores (`pull_request`): Whisper's
+        # hotwords want the words.
+        return normalize_bias([str(v).replace("_", " ") for v in value or []])
 
     @field_validator("file_url", "file_id", mode="before")
     @classmethod
