@@ -105,6 +105,12 @@ class TranscriptionRejected(TranscriptionError):
     user_message = "the transcription service rejected the audio"
 
 
+class BadSpeakerReference(TranscriptionRejected):
+    """A `speaker_references` recording is no usable audio or holds too little speech."""
+
+    user_message = "a speaker reference could not be used"
+
+
 class StreamInterrupted(TranscriptionUnavailable):
     """An SSE stream ended before `transcription.done`."""
 

@@ -135,13 +135,16 @@ async def test_same_fields_as_the_official_sdk(fake_mistral):
     answer = sdk.audio.transcriptions.complete(
         model="voxtral-mini-latest", file={"file_name": "note.ogg", "content": AUDIO}, language="de",
         temperature=0.5, diarize=True, context_bias=["a_b", "c"], timestamp_granularities=["segment"],
+        speaker_references={"Ann": "QUJD", "Bo": "REVG"},
     )
     assert answer.text == fake_mistral.transcript.text
     async with MistralTranscriber(fake_mistral.url, "sk-test-secret", retry=FAST) as t:
-        await t.complete(file_request(language="de", temperature=0.5, diarize=True, context_bias=["a b", "c"]))
+        await t.complete(file_request(language="de", temperature=0.5, diarize=True, context_bias=["a b", "c"],
+                                      speaker_references={"Ann": b"ABC", "Bo": b"DEF"}))
     by_sdk, ours = fake_mistral.requests
     assert ours.fields == by_sdk.fields
     assert ours.names == by_sdk.names
+    assert [p.content_type for p in ours.parts] == [p.content_type for p in by_sdk.parts]
     assert (ours.file.filename, ours.file.data) == (by_sdk.file.filename, by_sdk.file.data)
     assert ours.header("authorization") == by_sdk.header("authorization")
 

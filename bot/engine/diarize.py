@@ -168,6 +168,25 @@ class Diarizer:
                 out[chunk] = self._embed_batch([mels[i] for i in chunk])
         return out
 
+    def voiceprint(
+        self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, spans: list[tuple[float, float]] | None = None
+    ) -> np.ndarray | None:
+        """One L2-normalised embedding of the voice speaking in `samples` (or in its `spans`, seconds): the
+        mean of its speech windows' embeddings. None when there is too little speech to embed. Blocking."""
+        audio = _to_mono_16k(samples, sample_rate)
+        regions = _speech_regions(audio)
+        if spans is not None:
+            # The speech inside the given spans only (a speaker's turns in a longer recording).
+            cut = [(int(a * FPS), int(b * FPS)) for a, b in spans]
+            regions = [(max(a, x), min(b, y)) for a, b in regions for x, y in cut if min(b, y) > max(a, x)]
+        regions = [(a, b) for a, b in regions if b - a >= MIN_EMBED]
+        if not regions:
+            return None
+        mel = self._mel(_normalize_volume(audio, regions))
+        spans_ = _windows(regions)
+        embeddings = self._embed([mel[a:b] for a, b in spans_])
+        return _normalize(embeddings.mean(axis=0, keepdims=True))[0]
+
     def _embed_batch(self, mels: list[np.ndarray]) -> np.ndarray:
         # The encoder only reads its weights, so worker threads may share it without a lock.
         e = self._encoder(np.stack(mels))

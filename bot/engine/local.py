@@ -115,6 +115,8 @@ class LocalTranscriber:
     def __init__(self, settings: Settings, *, diarizer: Diarizer | None = None, plan: SplitPlan | None = None) -> None:
         self.settings = settings
         self.diarizer = diarizer
+        #: The speaker model itself, for naming voices (`speaker_references`); None with an injected diarizer.
+        self.voices: Diarizer | None = None
         self._speakers_tried = False
         self._batched_pipeline: BatchedInferencePipeline | None = None
         self.plan = plan or SplitPlan()
@@ -175,7 +177,8 @@ class LocalTranscriber:
                 try:
                     from bot.engine.diarize import Diarizer as SpeakerModel
 
-                    self.diarizer = SpeakerModel.load().assign
+                    self.voices = SpeakerModel.load()
+                    self.diarizer = self.voices.assign
                     log.info("speaker model loaded: diarize=true labels speakers")
                 except (ImportError, VoxnoteError, OSError, RuntimeError) as exc:
                     log.warning("no speaker model (%s): diarize=true is answered without speaker ids", exc)
@@ -282,6 +285,8 @@ class LocalTranscriber:
         split = self._split(samples)
         hotwords = ", ".join(request.context_bias) or None
         diarizer = self.speaker_model() if request.diarize else None
+        # Known voices are checked first: a bad reference is refused before minutes of decoding.
+        prints = self._reference_prints(request) if diarizer is not None else {}
         hold_segments = diarizer is not None
         segments: list[Segment] = []
         pieces: list[str] = []
@@ -315,7 +320,7 @@ class LocalTranscriber:
             # Fast preview, accurate final: the first window was cut at a pause to show text quickly, which
             # costs the rest its context (and short non-English notes their language). A note that fits
             # one window is decoded whole for the final, exactly as plain faster-whisper decodes it.
-            self._whole_final(model, audio, request, hotwords, diarizer, "".join(pieces), emit, stop)
+            self._whole_final(model, audio, request, hotwords, diarizer, "".join(pieces), emit, stop, prints)
             return
 
         # Greedy decoding sometimes ends a window early (after its first sentence): when speech was left
@@ -347,7 +352,7 @@ class LocalTranscriber:
         if not segments:
             raise NoSpeech()
         if diarizer is not None:
-            segments = diarizer(samples, segments)
+            segments = self._named(samples, diarizer(samples, segments), prints)
             for s in segments:
                 emit(SegmentEvent(text=s.text, start=s.start, end=s.end, speaker_id=s.speaker_id))
         emit(
@@ -370,6 +375,7 @@ class LocalTranscriber:
         preview: str,
         emit: Callable[[object], None],
         stop: threading.Event,
+        prints: dict[str, np.ndarray],
     ) -> None:
         language = request.language if model.model.is_multilingual else "en"
         if language is None and request.languages:
@@ -396,7 +402,7 @@ class LocalTranscriber:
             emit(TextDeltaEvent(text=text[len(preview):]))
         segments = [Segment(text=s.text.strip(), start=round(s.start, 2), end=round(s.end, 2)) for s in decoded]
         if diarizer is not None:
-            segments = diarizer(audio.samples, segments)
+            segments = self._named(audio.samples, diarizer(audio.samples, segments), prints)
         for seg in segments:
             emit(SegmentEvent(text=seg.text, start=seg.start, end=seg.end, speaker_id=seg.speaker_id))
         emit(
@@ -408,6 +414,20 @@ class LocalTranscriber:
                 usage=Usage(prompt_audio_seconds=round(audio.duration, 2)),
             )
         )
+
+    def _reference_prints(self, request: TranscriptionRequest) -> dict[str, np.ndarray]:
+        if not request.speaker_references or self.voices is None:
+            return {}
+        from bot.engine.speaker_names import reference_prints
+
+        return reference_prints(self.voices, request.speaker_references)
+
+    def _named(self, samples: np.ndarray, segments: list[Segment], prints: dict[str, np.ndarray]) -> list[Segment]:
+        if not prints or self.voices is None:
+            return segments
+        from bot.engine.speaker_names import name_speakers
+
+        return name_speakers(self.voices, samples, segments, prints)
 
     @staticmethod
     def _publish_all(pieces: Iterable[_Piece], publish: Callable[[_Piece], None]) -> None:

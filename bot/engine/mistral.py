@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -36,7 +37,7 @@ TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions"
 FILES_PATH = "/v1/files"
 KNOWN_EVENTS = frozenset({"transcription.language", "transcription.text.delta", "transcription.segment",
                           "transcription.done"})
-Part = tuple[str, tuple[str | None, bytes]]
+Part = tuple[str, tuple[str | None, bytes] | tuple[str | None, bytes, str]]
 _NOT_IN_BIAS = re.compile(r"[\s,]+")
 
 
@@ -76,6 +77,11 @@ def multipart_parts(request: TranscriptionRequest, model: str, *, stream: bool) 
     parts: list[Part] = [(name, (None, value.encode())) for name, value in fields]
     if request.file is not None:
         parts.append(("file", (request.filename or "audio", request.file)))
+    if request.speaker_references:
+        # As the SDK sends it: one compact JSON part (name -> base64 audio) after the file.
+        references = {name: base64.b64encode(audio).decode() for name, audio in request.speaker_references.items()}
+        parts.append(("speaker_references", (None, json.dumps(references, separators=(",", ":")).encode(),
+                                             "application/json")))
     return parts
 
 

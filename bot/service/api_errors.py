@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from bot.errors import (
     AudioTooLarge,
     AudioTooLong,
+    BadSpeakerReference,
     CorruptAudio,
     EmptyAudio,
     FetchFailed,
@@ -61,6 +62,7 @@ _AUDIO_ERRORS: list[tuple[type[VoxnoteError], int, str, str]] = [
     (AudioTooLong, 422, "audio_too_long", "file"),
     (NoSpeech, 422, "no_speech", "file"),
     (FileNotFound, 404, "file_not_found", "file_id"),
+    (BadSpeakerReference, 400, "invalid_value", "speaker_references"),
 ]
 
 

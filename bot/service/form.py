@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -13,6 +16,9 @@ from bot.service.api_errors import ApiError
 from bot.service.openai_compat import ResponseFormat
 
 LIST_FIELDS = ("context_bias", "timestamp_granularities")
+#: Known voices a request may name, and the length of a name (the audio is capped by the body limit).
+MAX_SPEAKER_REFERENCES = 8
+MAX_SPEAKER_NAME = 64
 
 
 class TranscriptionForm(BaseModel):
@@ -30,6 +36,10 @@ class TranscriptionForm(BaseModel):
     context_bias: list[str] = Field(default_factory=list, description="words or phrases to favour (repeat the field)")
     timestamp_granularities: list[TimestampGranularity] = Field(
         default_factory=lambda: ["segment"], description="`segment` (repeat the field)"
+    )
+    speaker_references: dict[str, bytes] = Field(
+        default_factory=dict,
+        description="JSON object: a speaker's name -> base64 of a short recording of them (needs `diarize`)",
     )
     stream: bool = Field(False, description="answer with Server-Sent Events")
     response_format: ResponseFormat | None = Field(
@@ -53,6 +63,33 @@ class TranscriptionForm(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("speaker_references", mode="before")
+    @classmethod
+    def _references(cls, value: Any) -> dict[str, bytes]:
+        if value in (None, ""):
+            return {}
+        try:
+            given = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            raise ValueError("speaker_references must be a JSON object: name -> base64 audio") from None
+        if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
+            raise ValueError("speaker_references must be a JSON object: name -> base64 audio")
+        if len(given) > MAX_SPEAKER_REFERENCES:
+            raise ValueError(f"at most {MAX_SPEAKER_REFERENCES} speaker_references")
+        out: dict[str, bytes] = {}
+        for name, encoded in given.items():
+            label = str(name).strip()
+            if not 0 < len(label) <= MAX_SPEAKER_NAME:
+                raise ValueError(f"a speaker's name must be 1 to {MAX_SPEAKER_NAME} characters")
+            try:
+                audio = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(f"speaker_references[{label!r}] is not base64") from None
+            if not audio:
+                raise ValueError(f"speaker_references[{label!r}] is empty")
+            out[label] = audio
+        return out
 
     @field_validator("timestamp_granularities", mode="before")
     @classmethod
