@@ -28,6 +28,7 @@ from bot.service.disconnect import ClientGone
 from bot.service.fetch import Allowlist, Fetcher
 from bot.service.files import FileStore
 from bot.service.files_api import router as files_router
+from bot.service.realtime import router as realtime_router
 from bot.service.intake import (
     BodyTooLarge,
     BodyTooSlow,
@@ -125,6 +126,7 @@ def create_app(
     _add_error_handlers(app)
     app.include_router(transcriptions_router, tags=["audio"])
     app.include_router(files_router)
+    app.include_router(realtime_router, tags=["audio"])
 
     @app.get("/v1/models", tags=["models"], summary="List the models this service serves")
     async def list_models(request: Request, _owner: str = Depends(authenticate)) -> dict[str, Any]:
