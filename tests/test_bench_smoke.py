@@ -13,7 +13,7 @@ def test_every_benchmark_runs_and_writes_json():
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| bench | metric |" in result.stdout
-    for name in ("overhead", "first_partial", "live_latency", "engine_speed", "accuracy", "chaos"):
+    for name in ("overhead", "first_partial", "live_latency", "engine_speed", "accuracy", "chaos", "summaries"):
         data = json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
         assert data["rows"] and all(r["value"] == r["value"] for r in data["rows"])  # no NaN
     overhead = json.loads((ROOT / "bench" / "results" / "overhead.json").read_text())
@@ -23,3 +23,5 @@ def test_every_benchmark_runs_and_writes_json():
     assert all(r["value"] == 0 for r in live["rows"] if r["metric"].endswith("rate-limited answers"))
     chaos = json.loads((ROOT / "bench" / "results" / "chaos.json").read_text())
     assert chaos["rows"][0]["value"] == 0, chaos["notes"]
+    summary_rows = json.loads((ROOT / "bench" / "results" / "summaries.json").read_text())["rows"]
+    assert any(r["metric"] == "held-out: action-item precision" for r in summary_rows)

@@ -37,36 +37,80 @@ _DAY = "|".join(DAYS)
 _MONTH = "|".join(MONTHS)
 _ORD = r"\d{1,2}(?:st|nd|rd|th)?"
 _WHEN = (
-    rf"(?:the\s+)?end\s+of\s+(?:the\s+)?(?:day|week|month|quarter|sprint|year)|eod|eow|cob"
-    rf"|(?:next\s+|this\s+)?(?:{_DAY})(?:\s+(?:morning|afternoon|evening))?"
+    rf"(?:the\s+)?end\s+of\s+(?:the\s+)?(?:day|week|month|quarter|sprint|year)"
+    rf"|(?:eod|eow|cob)(?:\s+(?:today|tomorrow|{_DAY}))?"
+    rf"|(?:next\s+|this\s+)?(?:{_DAY})(?:\s+(?:morning|afternoon|evening|night))?"
     rf"|tomorrow(?:\s+(?:morning|afternoon|evening))?|tonight|today|next\s+(?:week|month|sprint|quarter)"
     rf"|(?:the\s+)?{_ORD}(?:\s+of)?\s+(?:{_MONTH})|(?:{_MONTH})\s+{_ORD}|\d{{4}}-\d{{2}}-\d{{2}}"
     rf"|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|the\s+{_ORD}\b"
 )
 DUE = [
     _rx(rf"\b(?:by|before|until|till|no\s+later\s+than|on)\s+(?:{_WHEN})\b"),
-    _rx(rf"\b(?:tomorrow(?:\s+(?:morning|afternoon|evening))?|tonight|today|"
+    # Deadlines set by an event rather than a date: "before lunch", "right after this call", "before the
+    # weekly call", "first thing tomorrow", "in two weeks".
+    _rx(r"\b(?:(?:right\s+|straight\s+)?after|before|by)\s+(?:lunch|(?:the|this|our|next)\s+(?:\w+\s+)?"
+        r"(?:call|meeting|sync|stand-?up|review|release|launch|demo|freeze|offsite|retro|break|holidays?))\b"
+        rf"|\bfirst\s+thing\s+(?:tomorrow|in\s+the\s+morning|(?:next\s+)?(?:{_DAY}))\b"
+        r"|\bin\s+(?:a\s+couple\s+of|two|three|four|a\s+few|\d+)\s+(?:days|weeks)\b|\bin\s+a\s+week\b"),
+    # "I'll aim for the 19th": the date is the deadline, the verb is not part of it.
+    _rx(rf"\b(?:aim(?:ing)?|target(?:ing)?)\s+for\s+(?P<due>{_WHEN})\b"),
+    # Not after "to"/"into": "push them to next sprint" names where work goes, not when it is due.
+    _rx(rf"(?<!\bto\s)(?<!\binto\s)\b(?:tomorrow(?:\s+(?:morning|afternoon|evening))?|tonight|today|"
         rf"this\s+(?:afternoon|morning|evening|week)|next\s+(?:week|month|sprint|"
         rf"{_DAY})|(?:the\s+)?end\s+of\s+(?:the\s+)?(?:day|week|month|sprint)|eod|eow)\b"),
 ]
 
 FIRST_PERSON = _rx(r"\b(?:i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|i'm\s+gonna|i\s+shall|"
                    r"i\s+can\s+take\s+care)\b")
+# "I can ..." and "we'll ..." offer or promise; with a deadline attached they are commitments
+# ("I can have it ready by Thursday", "We'll get back to you after the board meeting on the 12th").
+FIRST_PERSON_IF_DUE = _rx(r"\bi\s+can\s+(?!be\b|see\b|hear\b)\w+|"
+                          r"\bwe(?:'ll|\s+will)\s+(?!be\b|see\b|need\b|have\s+to\b|go\s+with\b)\w+")
 FOR_ME = _rx(r"\b(?:todo|to-do|action\s+items?)\s+for\s+me\b")
-REQUEST = _rx(r"\b(?:can|could|would|will)\s+(?:you|someone|somebody|anyone)\b|\bplease\b")
+REQUEST = _rx(r"\b(?:can|could|would|will)\s+(?:you|someone|somebody|anyone)\b|\bplease\b|\bkindly\b")
+# A request put to the whole room: whoever says "will do" first does not own it.
+TO_EVERYONE = _rx(r"\b(?:everyone|everybody|all\s+of\s+you|each\s+of\s+you)\b")
 GROUP = _rx(r"\b(?:we\s+(?:need|have|ought)\s+to|we'll\s+need\s+to|we\s+must|we\s+should|let's|let\s+us)\b")
+# "Let's" with a verb that changes the plan settles something rather than handing out work: "let's drop
+# the v1 endpoint", "let's push them to next sprint", "let's raise the threshold" are decisions; "let's
+# schedule a usability session next week" is a task.
+LETS_DECIDE = _rx(r"\blet(?:'s|\s+us)\s+(?:just\s+|also\s+)?(?:drop|push|postpone|delay|defer|move|cancel|keep|"
+                  r"stick|switch|cap|limit|raise|lower|increase|reduce|point|use|skip|freeze|stay|stop|remove|"
+                  r"pick|choose|prioriti[sz]e|target)\b")
 EXPLICIT = _rx(r"\b(?:todo|to-do|action\s+item|follow[\s-]up|make\s+sure|assigned\s+to|don't\s+forget\s+to)\b")
 
 NOT_ACTION = [
     _rx(r"\bi(?:'ll|\s+will)\s+be\s+(?:honest|brief|quick|frank|clear)\b"),
     _rx(r"\b(?:can|could)\s+(?:you|everyone|anyone)\s+(?:hear|see)\s+(?:me|us|my)\b"),
     _rx(r"\bwe\s+(?:should|must)\s+(?:be|have\s+been|have)\b"),
-    _rx(r"\blet's\s+(?:get\s+started|start|begin|move\s+on|wrap\s+up|continue|recap|see|go\s+ahead|get\s+going)\b"),
+    _rx(r"\blet's\s+(?:get\s+started|start|begin|move\s+on|wrap\s+up|continue|recap|see|go\s+ahead|get\s+going|"
+        r"keep\s+(?:it|this)\s+(?:quick|short|brief))\b"),
+    # Deliberating is what the meeting itself does: "then we must decide" hands nobody work.
+    _rx(r"\b(?:we|let's|let\s+us)\s+(?:(?:must|should|need\s+to|have\s+to|will|can)\s+)?"
+        r"(?:decide|discuss|talk\s+about|think\s+about)\b"),
+    # A proposal not to do something is never a task ("let's not open that today").
+    _rx(r"\blet's\s+not\b"),
     _rx(r"\bthank(?:s| you)\b.*\bplease\b|\bplease\s+(?:go\s+ahead|continue)\b"),
 ]
+# Hedged or conditional intent is not a commitment: "I might look at it if I have time", "maybe someone
+# could...", "I'll think about it", "we should probably...". ("by tomorrow probably" hedges the date only.)
+HEDGE = _rx(r"\b(?:maybe|perhaps|possibly)\b|\b(?:i|we|you|someone|somebody)\s+(?:might|may)\b|"
+            r"\b(?:should|will|'ll|could|can|would)\s+probably\b|\bprobably\s+(?:i|we)\b|"
+            r"\bif\s+(?:i|we)\s+(?:have|get|find)\s+(?:the\s+|some\s+)?time\b|\bno\s+promises\b|"
+            r"\bif\s+you\s+feel\s+like\s+it\b|\bi\s+(?:think|guess|suppose)\s+we\s+(?:should|could|might)\b|"
+            r"\bi\s+wonder\b|\b(?:i'll|i\s+will)\s+(?:think\s+about|consider|see\s+(?:if|whether|what|how))\b")
+# Done inside the meeting, so nothing is left to do afterwards: "could you tell us how...", "walk me
+# through", "remind me where...", "share my screen", "I'll paste the link right now".
+IN_MEETING = _rx(r"\b(?:tell|walk|remind|show)\s+(?:me|us|everyone|the\s+(?:team|group|room))\b|"
+                 r"\btell\s+(?:us\s+)?(?:the|your)\s+(?:status|update)\b|\b(?:share|show)\s+(?:my|your)\s+screen\b|"
+                 r"\b(?:go|start)\s+first\b|\bright\s+now\b|\bin\s+a\s+(?:sec(?:ond)?|moment|minute)\b|"
+                 r"\bas\s+we\s+speak\b")
+# Well-wishing and greetings are neither tasks nor decisions ("let's have a good sprint", "welcome to...").
+PLEASANTRY = _rx(r"\bhave\s+a\s+(?:good|great|nice|lovely|wonderful|productive)\b|\benjoy\b|\bgood\s+luck\b|"
+                 r"\btake\s+care\b|\bwelcome\s+(?:to|back|everyone|all)\b|\bstay\s+(?:safe|dry|warm)\b")
 DECISION = _rx(r"\b(?:we(?:'ve|\s+have)?\s+decided|we\s+agreed|(?:it's|it\s+is)\s+agreed|agreed\s+(?:that|to|on)|"
                r"let's\s+go\s+with|we(?:'ll|\s+will)\s+go\s+with|we're\s+going\s+with|the\s+decision\s+is|"
-               r"decision:|we\s+settled\s+on|final\s+decision)\b")
+               r"decision:|we\s+settled\s+on|final\s+decision|final\s+answer|we(?:'re|\s+are)\s+deciding)\b")
 OPEN = _rx(r"\b(?:open\s+question|not\s+sure|need\s+to\s+figure\s+out|figure\s+out|don't\s+know\s+yet|"
            r"no\s+idea|unclear|to\s+be\s+decided|tbd|still\s+(?:an\s+)?open|unresolved)\b")
 UNCERTAIN = _rx(r"\b(?:not\s+sure|don't\s+know|no\s+idea|unclear|open\s+question|good\s+question|can't\s+say)\b")
@@ -75,30 +119,36 @@ TOPIC_SHIFT = _rx(r"^(?:\w+,\s+)?(?:speaking\s+of|something\s+(?:else|different)
 ANSWER_CUE = _rx(r"^(?:yes|yeah|yep|yup|no|nope|not\s+yet|sure|about|around|roughly|probably|definitely|"
                  r"absolutely|i|i'm|i've|it's|it\s+is|we|they|it|that|sounds|fine|agreed|makes\s+sense|"
                  r"good\s+idea|exactly|correct)\b")
-ACCEPT = _rx(r"^(?:sure|yes|yeah|yep|ok(?:ay)?|will\s+do|on\s+it|i\s+can|i'll|i\s+will|no\s+problem|"
+ACCEPT = _rx(r"^(?:sure|yes|yeah|yep|yup|ok(?:ay)?|will\s+do|on\s+it|i\s+can|i'll|i\s+will|no\s+problem|"
              r"consider\s+it\s+done|happy\s+to|got\s+it)\b")
 LABEL_PREFIX = _rx(r"^(?:(?:ok(?:ay)?|so|and|also|then),?\s+)*(?:action\s+items?|to-?do(?:\s+for\s+me)?)\s*[:,-]\s*")
 
+# A capitalised word, Latin letters included ("Jürgen," is an addressee as much as "Bob,").
+NAME = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+"
 # Capitalised words that start sentences but never name a person.
 NOT_NAMES = frozenset(
     "okay ok so thanks thank great sure yes yeah then also sounds nice good agreed well hi hey please maybe "
+    "welcome hello glad happy back time "
     "everyone someone somebody anyone team folks guys all right next first last and but or action todo "
     "now this that it we they you he she i nobody none".split()
 ) | STOPWORDS | set(DAYS) | set(MONTHS)
 VOCATIVE_START = re.compile(
-    r"^(?:(?:ok(?:ay)?|so|and|also|then|right)[,\s]+)*([A-Z][a-z]+),\s+(?:can|could|would|will|please|you|I'd|"
-    r"make|follow|don't|remember)\b"
+    rf"^(?:(?:ok(?:ay)?|so|and|also|then|right)[,\s]+)*({NAME}),\s+(?:can|could|would|will|please|kindly|you|"
+    r"I'd|make|follow|don't|remember)\b"
 )
-VOCATIVE_END = re.compile(r",\s+([A-Z][a-z]+)[?.!]?$")
+VOCATIVE_END = re.compile(rf",\s+({NAME})[?.!]?$")
+# "Lena to draft the RFC" hands Lena a task only if a verb follows "to": "Welcome to the weekly planning
+# meeting" has a determiner there, and no name.
+_TO_VERB = r"to\s+(?!(?:the|a|an|my|our|your|his|her|their|this|that|these|those|all|everyone|you|me|us|them)\b)"
 NAMED_OWNER = re.compile(
-    r"(?:^|[:;,]\s*|\band\s+)([A-Z][a-z]+)\s+(?:will|to|is\s+going\s+to|is\s+gonna|should|needs\s+to|takes|"
-    r"owns)\s+\w"
+    rf"(?:^|[:;,]\s*|\band\s+)({NAME})\s+(?:will|{_TO_VERB}|is\s+going\s+to|is\s+gonna|should|needs\s+to|"
+    r"takes|owns)\s*\w"
 )
 NOT_A_TASK = re.compile(r"(?:be|been|have|has|had|know|like|think|agree|say|said)\b", re.IGNORECASE)
-ASSIGNED = re.compile(r"\bassigned\s+to\s+([A-Z][a-z]+)\b")
+ASSIGNED = re.compile(rf"\bassigned\s+to\s+({NAME})\b")
 
 
-ADDRESSEE = re.compile(r"^(?:(?:ok(?:ay)?|so|and|right)[,\s]+)*([A-Z][a-z]+),\s|,\s+([A-Z][a-z]+)\?$")
+ADDRESSEE = re.compile(rf"^(?:(?:ok(?:ay)?|so|and|right)[,\s]+)*({NAME}),\s|,\s+({NAME})\?$")
 
 
 def _addressee(text: str) -> str | None:
@@ -112,7 +162,7 @@ def due_phrase(text: str) -> str | None:
     for pattern in DUE:
         match = pattern.search(text)
         if match:
-            return match.group(0)
+            return match.groupdict().get("due") or match.group(0)
     return None
 
 
@@ -144,13 +194,54 @@ def _names_a_doer(text: str, known: set[str]) -> bool:
     )
 
 
+def _not_a_task(text: str) -> bool:
+    """Hedged, done within the meeting, or a pleasantry: whatever its grammar, nobody leaves with work."""
+    return bool(HEDGE.search(text) or IN_MEETING.search(text) or PLEASANTRY.search(text))
+
+
+def is_decision(text: str) -> bool:
+    # "Let's keep it quick today" runs the meeting; it decides nothing about the work.
+    if _not_a_task(text) or text.rstrip().endswith("?") or any(p.search(text) for p in NOT_ACTION):
+        return False
+    if DECISION.search(text):
+        return len(words(text)) >= 4
+    # "Let's do that." settles nothing by itself: the plan verb needs an object.
+    match = LETS_DECIDE.search(text)
+    return bool(match) and len(content_words(text[match.start():])) >= 2
+
+
 def is_action(text: str, known: set[str] | None = None) -> bool:
-    if OPEN.search(text) or DECISION.search(text):
+    if OPEN.search(text) or DECISION.search(text) or LETS_DECIDE.search(text):
         return False
-    if any(p.search(text) for p in NOT_ACTION) or is_acceptance(text):
+    if any(p.search(text) for p in NOT_ACTION) or is_acceptance(text) or _not_a_task(text):
         return False
-    return bool(FIRST_PERSON.search(text) or REQUEST.search(text) or GROUP.search(text) or EXPLICIT.search(text)
-                or _names_a_doer(text, known or set()))
+    if FIRST_PERSON.search(text) or REQUEST.search(text) or GROUP.search(text) or EXPLICIT.search(text):
+        return True
+    if _names_a_doer(text, known or set()):
+        return True
+    return due_phrase(text) is not None and bool(FIRST_PERSON_IF_DUE.search(text))
+
+
+ANAPHOR = _rx(r"\b(?:it|them|this|that|those|these)\b")
+REPORT_BACK = _rx(r"\b(?:get|come|revert|report|circle)\s+back\b")
+
+
+def adds_only_a_date(reply: str, request: str) -> bool:
+    """A reply that takes on the request and adds at most when: "Yep, I'll add it today", "Yes, I will
+    send them to you after the call", "I will revert back to you on Monday". Listing it again as its own
+    item would give the reader a second, contextless copy of the same task."""
+    if not (FIRST_PERSON.search(reply) or FIRST_PERSON_IF_DUE.search(reply) or ACCEPT.match(reply)):
+        return False
+    due = due_phrase(reply)
+    rest = set(content_words(reply.replace(due, " ") if due else reply)) - set(content_words(request))
+    return len(rest) <= 1 or bool(REPORT_BACK.search(reply)) or (bool(ANAPHOR.search(reply)) and len(rest) <= 3)
+
+
+def _reply_turn(sentences: list[Sentence], i: int) -> list[Sentence]:
+    first = _next_turn_start(sentences, i)
+    if first is None or first.speaker is None:
+        return [first] if first is not None else []
+    return [s for s in sentences[first.index :] if s.turn == first.turn]
 
 
 def _clean(text: str) -> str:
@@ -191,17 +282,31 @@ def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Find
             continue
         text = s.text
         question = text.rstrip().endswith("?")
-        if DECISION.search(text) and len(words(text)) >= 4:
+        if is_decision(text):
             out.decisions.append(i)
         elif is_action(text, known):
             owner = named_owner(text, known)
-            if owner is None and (FIRST_PERSON.search(text) and not REQUEST.search(text) or FOR_ME.search(text)):
+            commits = FIRST_PERSON.search(text) or FIRST_PERSON_IF_DUE.search(text)
+            if owner is None and (commits and not REQUEST.search(text) or FOR_ME.search(text)):
                 owner = s.speaker
-            if owner is None and REQUEST.search(text):
+            due = due_phrase(text)
+            if REQUEST.search(text) or (owner is not None and owner != s.speaker):
                 reply = _next_turn_start(sentences, i)
-                if reply is not None and ACCEPT.match(reply.text):
-                    owner = reply.speaker
-            out.action_items.append((i, ActionItem(text=_clean(text), owner=owner, due=due_phrase(text))))
+                accepted = reply is not None and ACCEPT.match(reply.text)
+                if owner is None and accepted and not TO_EVERYONE.search(text):
+                    owner = reply.speaker  # type: ignore[union-attr]
+                # The answer to a request belongs to it: take its deadline, do not list it twice.
+                for r in _reply_turn(sentences, i):
+                    if r.index > i and adds_only_a_date(r.text, text):
+                        skip.add(r.index)
+                        due = due or due_phrase(r.text)
+            elif commits and i + 1 < len(sentences):
+                # "I'll take the parser part. I can have it ready by EOD Thursday.": one task, said twice.
+                nxt = sentences[i + 1]
+                if nxt.turn == s.turn and ANAPHOR.search(nxt.text) and adds_only_a_date(nxt.text, text):
+                    skip.add(nxt.index)
+                    due = due or due_phrase(nxt.text)
+            out.action_items.append((i, ActionItem(text=_clean(text), owner=owner, due=due)))
         elif question and len(content_words(text)) >= 3:
             if not _is_answered(sentences, i, s):
                 out.open_questions.append(i)

@@ -19,7 +19,7 @@ STOPWORDS: frozenset[str] = frozenset(
     through to too uh um under until up upon us very via want was wasn't way we we'd we'll we're we've well were
     weren't what what's when when's where where's whether which while who who's whom why why's will with won't
     would wouldn't yeah yes yet you you'd you'll you're you've your yours yourself yourselves may also actually
-    basically anyway guess mean okay alright great good""".split()
+    basically anyway guess mean okay alright great good yep yup hmm""".split()
 )
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",

@@ -1,0 +1,161 @@
+"""The offline summary on meetings written independently of its rules (tests/data/meetings, issue 16).
+
+The held-out meetings are frozen by hash: the rules were tuned on the tune set only, and the held-out
+precision below is what they measured on their one run, so it must not be reached by editing the data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import summaries
+from bot.models import Segment, Transcript
+from bot.summary.detect import due_phrase
+from bot.summary.meeting import Meeting
+from bot.summary.models import Summary
+from bot.summary.offline import extract
+
+MEETINGS = Path(__file__).parent / "data" / "meetings"
+# Measured on the held-out set's single run with the final rules (2026-12-01: precision 22/35 = 0.629,
+# recall 22/25 = 0.88; docs/summaries.md), rounded down. Issue 16 asks for precision >= 0.8, which these
+# rules do NOT reach; the floor only stops it getting worse. Raise it with a fresh held-out set, not by
+# tuning on this one (it has been looked at).
+HELD_OUT_ACTION_PRECISION = 0.62
+HELD_OUT_ACTION_RECALL = 0.88
+
+
+def test_frozen_meetings_are_unchanged():
+    listed = {}
+    for line in (MEETINGS / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        listed[name.strip()] = digest
+    manifest = json.loads((MEETINGS / "manifest.json").read_text())
+    for name in manifest["held_out"] + manifest["tune"]:
+        for suffix in (".txt", ".json", ".truth.json"):
+            assert f"{name}{suffix}" in listed, f"{name}{suffix} is not frozen"
+    assert "manifest.json" in listed
+    changed = [name for name, digest in listed.items()
+               if hashlib.sha256((MEETINGS / name).read_bytes()).hexdigest() != digest]
+    assert changed == [], f"frozen meeting files changed: {changed}"
+
+
+def test_transcripts_are_built_from_the_scripts_and_quotes_are_verbatim():
+    done = subprocess.run([sys.executable, str(MEETINGS / "build.py"), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_matcher_cannot_match_a_greeting_or_hedge():
+    """The evaluator's rule is strict enough that no annotated greeting, thanks, hedge, small talk or
+    in-meeting request matches any action item of its own meeting."""
+    for path in sorted(MEETINGS.glob("*.truth.json")):
+        truth = json.loads(path.read_text())
+        names = summaries.roster_names(truth["speakers"])
+        items = truth["action_items"] + truth["borderline"]["action_items"]
+        for line in truth["not_action_items"]:
+            assert all(summaries.score(line, item["quotes"], names) == 0 for item in items), (path.name, line)
+
+
+@pytest.fixture(scope="module")
+def held_out() -> list[summaries.MeetingScore]:
+    return [summaries.score_meeting(name) for name in summaries.sets()["held_out"]]
+
+
+def test_held_out_action_item_precision(held_out):
+    actions, _ = summaries.pooled(held_out)
+    assert summaries.precision(actions) >= HELD_OUT_ACTION_PRECISION, actions.false
+    assert summaries.recall(actions) >= HELD_OUT_ACTION_RECALL, actions.missed
+
+
+def test_tune_set_stays_where_it_was_tuned():
+    scores = [summaries.score_meeting(name) for name in summaries.sets()["tune"]]
+    actions, decisions = summaries.pooled(scores)
+    assert summaries.precision(actions) >= 0.9, actions.false
+    assert summaries.recall(actions) >= 0.9, actions.missed
+    assert actions.traps == []
+    assert summaries.precision(decisions) >= 0.9 and summaries.recall(decisions) >= 0.9
+
+
+# --- the false positives and misses the tune set showed, one rule each ------------------------------------
+def summary_of(*turns: tuple[int, str]) -> Summary:
+    """A meeting from (speaker number, text) turns, one segment each."""
+    segments, t = [], 0.0
+    for speaker, text in turns:
+        segments.append(Segment(text=text, start=t, end=t + 3.0, speaker_id=f"speaker_{speaker}"))
+        t += 3.5
+    return extract(Meeting.from_transcripts([Transcript(text=" ".join(x for _, x in turns), segments=segments)]))
+
+
+@pytest.mark.parametrize("text", [
+    "Welcome to the weekly planning meeting.",  # issue 16: "Welcome" was taken for a person's name
+    "Hmm, I'll think about it.",  # hedged first person
+    "Okay, let's keep it quick today, I have a hard stop at ten.",  # runs the meeting
+    "Thanks all, let's have a good sprint.",  # well-wishing
+    "Grace, could you tell us a bit about how your dispatch team works today?",  # answered in the meeting
+    "Can you walk me through how pricing works?",
+    "Can someone remind me where the sprint board moved to?",
+    "It's under the new project, I'll paste the link in chat right now.",  # done now, in the meeting
+    "Then we must decide.",  # deliberation is the meeting's own work
+    "Ananya, please tell the status.",
+    "Honestly i think we should just tell customers to use the api for big exports for now",  # a hedged proposal
+])
+def test_not_action_items(text):
+    assert summary_of((1, text)).action_items == []
+
+
+@pytest.mark.parametrize("text", [
+    "Let's drop the v1 endpoint once the retries ship.",
+    "Let's push them to next sprint.",
+    "Okay, so we are deciding for version three directly.",
+])
+def test_decisions_not_action_items(text):
+    result = summary_of((1, text))
+    assert result.action_items == [] and result.decisions == [text]
+
+
+def test_a_reply_that_only_adds_the_date_is_part_of_the_request():
+    result = summary_of((2, "Kenji, can you also add the dead letter count to the queue dashboard?"),
+                        (4, "Yep, I'll add it today."))
+    assert [(a.owner, a.due) for a in result.action_items] == [("Kenji", "today")]
+    result = summary_of((1, "Elena, can you pick up the import UI?"), (3, "Sure. I'll aim for the 19th, before I'm out."))
+    assert [(a.owner, a.due) for a in result.action_items] == [("Elena", "the 19th")]
+
+
+def test_an_addressee_with_a_non_ascii_name_reporting_back():
+    result = summary_of((2, "Jürgen, can you please check with infra team what is happening?"),
+                        (4, "Yes, I can check this. I will revert back to you on Monday."))
+    assert [(a.owner, a.due) for a in result.action_items] == [("Jürgen", "on Monday")]
+
+
+def test_one_commitment_said_in_two_sentences_is_one_item():
+    result = summary_of((2, "I'll take the parser part. I can have it ready for review by EOD Thursday."))
+    assert [(a.text, a.owner, a.due) for a in result.action_items] == [
+        ("I'll take the parser part.", "Speaker 2", "by EOD Thursday")]
+
+
+@pytest.mark.parametrize("text, due", [
+    ("okay i can write a macro for that um by tomorrow probably", "by tomorrow"),  # "probably" hedges the date
+    ("We'll get back to you on the pilot after the board meeting on the 12th.", "on the 12th"),
+])
+def test_commitments_with_a_deadline(text, due):
+    assert [(a.owner, a.due) for a in summary_of((3, text)).action_items] == [("Speaker 3", due)]
+
+
+def test_a_request_to_everyone_is_not_owned_by_the_first_to_say_will_do():
+    result = summary_of((1, "Also please everybody update the tracker sheet before the weekly call."), (3, "Will do."))
+    assert [(a.owner, a.due) for a in result.action_items] == [(None, "before the weekly call")]
+
+
+@pytest.mark.parametrize("text, due", [
+    ("I'll review it before lunch.", "before lunch"),
+    ("I'll ping IT about your DNS access right after this call.", "right after this call"),
+    ("I'll quarantine the three worst tests first thing Monday.", "first thing Monday"),
+    ("I'll do production on Thursday night.", "on Thursday night"),
+    ("It should be done in two weeks.", "in two weeks"),
+])
+def test_more_due_spellings(text, due):
+    assert due_phrase(text) == due
