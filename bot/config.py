@@ -24,7 +24,11 @@ class Settings(BaseSettings):
     transcriber: Literal["local", "mistral"] = Field(
         "local", description="`local`: the embedded engine; `mistral`: any Mistral-compatible HTTP service"
     )
-    mistral_base_url: str = Field("https://api.mistral.ai", description="base URL of the transcription API")
+    mistral_base_url: str = Field(
+        "https://api.mistral.ai",
+        description="base URL of the transcription API; several, comma-separated, spread notes over a pool of "
+        "engines (`voxnote serve`) and skip a dead one",
+    )
     mistral_api_key: SecretStr | None = Field(
         None, validation_alias=_alias("MISTRAL_API_KEY", "VOXNOTE_MISTRAL_API_KEY"), description="API key (Bearer)"
     )

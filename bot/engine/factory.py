@@ -12,7 +12,10 @@ def make_transcriber(settings: Settings) -> Transcriber:
     """Build the transcriber the configuration asks for: the embedded engine unless a URL is set."""
     if settings.transcriber == "mistral":
         from bot.engine.mistral import MistralTranscriber
+        from bot.engine.pool import EnginePool, base_urls
 
+        if len(base_urls(settings.mistral_base_url)) > 1:
+            return EnginePool.from_settings(settings)
         return MistralTranscriber.from_settings(settings)
     from bot.engine.local import LocalTranscriber
 
