@@ -63,6 +63,11 @@ class Settings(BaseSettings):
 
     # --- storage ---------------------------------------------------------------------------------
     db_path: Path = Field(Path("voxnote.db"), description="SQLite database file")
+    # A SecretStr like the tokens: the URL usually holds the database password.
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL (`postgresql://user:password@host:5432/db`): keep everything there "
+        "instead of the SQLite file"
+    )
     retention_days: int = Field(30, description="transcripts older than this are purged")
     health_port: int | None = Field(None, description="serve /healthz and /metrics on this port (off when unset)")
     health_host: str = Field("127.0.0.1", description="address of the health/metrics endpoint")

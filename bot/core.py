@@ -63,6 +63,7 @@ class Voxnote:
         self._retention: asyncio.Task[None] | None = None
         self._placeholders: dict[str, asyncio.Task[None]] = {}
         self._running: Counter[str] = Counter()
+        self._lease_lock = asyncio.Lock()
         self._running_tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         # Notes whose reply says "Queued": their reply switches to the placeholder when work starts.
@@ -183,7 +184,8 @@ class Voxnote:
     async def _post_placeholder(self, key: str, note: AudioNote, platform: ChatPlatform) -> None:
         try:
             ahead, ahead_here = await self.store.queued_ahead(key)
-            waits = (
+            # A worker may have taken the note meanwhile: then it counts in `_running` but waits for nothing.
+            waits = key not in self._running_tasks and (
                 sum(self._running.values()) + ahead >= self.settings.jobs_concurrency
                 or self._running[note.workspace_id] + ahead_here >= self.settings.jobs_per_workspace
             )
@@ -296,9 +298,14 @@ class Voxnote:
             # Cleared before looking, so a note submitted while we look still wakes us up.
             self._wake.clear()
             try:
-                job = await self.store.lease_job(
-                    self.settings.lease_seconds, list(self.platforms), self._full_workspaces()
-                )
+                # One lease at a time, the job counted before the next worker looks: two workers leasing
+                # together would both see a workspace as not full (and take two of its notes).
+                async with self._lease_lock:
+                    job = await self.store.lease_job(
+                        self.settings.lease_seconds, list(self.platforms), self._full_workspaces()
+                    )
+                    if job is not None:
+                        self._running[job.note.workspace_id] += 1
             except Exception:
                 log.exception("leasing a job failed")
             if job is None:
@@ -306,11 +313,11 @@ class Voxnote:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                 continue
+            ws = job.note.workspace_id
             if self._stopping:
+                self._running[ws] -= 1
                 await self.store.requeue_job(job.key, time.time(), "interrupted by shutdown", count_attempt=False)
                 return
-            ws = job.note.workspace_id
-            self._running[ws] += 1
             task = asyncio.create_task(self._run_job(job))
             self._running_tasks[job.key] = task
             try:

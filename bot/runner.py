@@ -14,7 +14,7 @@ from bot.core import Voxnote
 from bot.errors import VoxnoteError
 from bot.registry import adapter
 from bot.engine.factory import make_transcriber
-from storage import open_store
+from storage import StoreUnavailable, open_store
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 30.0
@@ -41,8 +41,11 @@ async def run_bot(settings: Settings) -> int:
     # Everything opened is closed on every path: an unclosed aiosqlite connection keeps its thread, and
     # so the process, alive after an error.
     async with contextlib.AsyncExitStack() as stack:
+        database_url = settings.database_url.get_secret_value() if settings.database_url else None
         try:
-            store = await open_store(settings.db_path)
+            store = await open_store(settings.db_path, database_url)
+        except StoreUnavailable as exc:  # PostgreSQL: its message names the server, never the password
+            raise VoxnoteError(f"cannot open the database (VOXNOTE_DATABASE_URL): {exc}") from None
         except (OSError, sqlite3.Error) as exc:
             # A folder the user cannot write (a Docker bind mount owned by root, a typo) is a setting's
             # mistake: name the variable instead of showing sqlite's traceback.

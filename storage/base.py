@@ -12,6 +12,11 @@ from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcr
 from storage.models import Job, JobStatus, StoredTranscript
 
 
+class StoreUnavailable(Exception):
+    """The configured database cannot be opened (unreachable, refused, a bad URL); the message is safe to
+    show: it never holds a password."""
+
+
 class Store(ABC):
     """A store; open it with its backend's `open`, close it with `close`."""
 

@@ -92,10 +92,12 @@ class SQLiteStore(Store):
 
     async def redo_job(self, note: AudioNote, *, new_text: bool = True) -> bool:
         # SET expressions read the row as it was: `status='running'` is the status before this update.
-        # `redo` remembers a request made during a run: 1 with a new text, 2 for the same text.
+        # `redo` remembers a request made during a run: 1 with a new text, 2 for the same text; a new
+        # text asked for by any of the requests wins (its continuations must be posted anew).
         kind = 1 if new_text else 2
         cur = await self._db.execute(
-            "UPDATE jobs SET note=?, redo=CASE WHEN status='running' THEN MAX(redo, ?) ELSE 0 END,"
+            "UPDATE jobs SET note=?, redo=CASE WHEN status='running' THEN"
+            " (CASE WHEN redo = 1 OR ? = 1 THEN 1 ELSE 2 END) ELSE 0 END,"
             " status=CASE WHEN status='running' THEN 'running' ELSE 'queued' END,"
             " attempts=CASE WHEN status='running' THEN attempts ELSE 0 END,"
             " lost_leases=CASE WHEN status='running' THEN lost_leases ELSE 0 END,"

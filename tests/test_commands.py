@@ -1,18 +1,10 @@
-"""/voxnote commands through the shared core, on a real SQLite file."""
+"""/voxnote commands through the shared core, on a real store: each backend in turn (tests/fixtures/stores.py)."""
 
 import pytest
 
 from bot.commands import HELP, CommandContext, run_command
 from bot.errors import CommandError, NotAllowed
 from bot.models import Platform
-from storage import SQLiteStore
-
-
-@pytest.fixture
-async def store(tmp_path):
-    s = await SQLiteStore.open(tmp_path / "v.db")
-    yield s
-    await s.close()
 
 
 ADMIN = CommandContext(Platform.slack, "T1", "C1", "U1", is_admin=True)

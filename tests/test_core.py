@@ -5,27 +5,21 @@ import asyncio
 
 import pytest
 
-from bot.config import Settings
 from bot.core import Voxnote
 from bot.errors import CorruptAudio, FetchFailed, TranscriptionUnavailable
 from bot.models import ChannelSettings, Platform, Segment
-from storage import JobStatus, SQLiteStore
+from storage import JobStatus
 from tests.fixtures.platform import RecordingPlatform
 from tests.fixtures.transcriber import ScriptedTranscriber
 
 SEGMENTS = [Segment(text=f"Part {i} of the note.", start=i, end=i + 1) for i in range(6)]
 
 
+# `store` (tests/fixtures/stores.py) is each backend in turn: SQLite, and PostgreSQL when
+# VOXNOTE_TEST_DATABASE_URL is set.
 @pytest.fixture
-def settings(tmp_path):
-    return Settings(db_path=tmp_path / "v.db", jobs_concurrency=2, max_attempts=2, _env_file=None)
-
-
-@pytest.fixture
-async def store(settings):
-    s = await SQLiteStore.open(settings.db_path)
-    yield s
-    await s.close()
+def settings(backend):
+    return backend.settings(jobs_concurrency=2, max_attempts=2)
 
 
 async def run_core(settings, store, transcriber, platform, notes, on_demand=False):

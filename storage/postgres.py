@@ -1,0 +1,425 @@
+"""The PostgreSQL store (psycopg 3 and its async pool): the backend for several processes on one database.
+
+Same semantics as storage/sqlite.py, statement for statement. Where SQLite is atomic because one
+connection runs everything in order, here each method is one statement in autocommit mode (atomic on
+its own), or one transaction when it needs several. The queue's "take the oldest ready job" locks the
+row it picks with `FOR UPDATE SKIP LOCKED`: two workers, in one process or in several, never take the
+same job, and neither waits for the other's row.
+
+The URL holds a password: it never appears in a message or a log line (`safe_url`)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, LiteralString
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript, message_key
+from storage.base import Store, StoreUnavailable
+from storage.migrations import migrate_postgres
+from storage.models import Job, JobStatus, StoredTranscript
+
+SCHEMES = ("postgresql://", "postgres://")
+CONNECT_TIMEOUT_S = 10
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(SCHEMES)
+
+
+def _secrets(url: str) -> list[str]:
+    """The password(s) a URL or conninfo string carries, as written and decoded (to scrub messages)."""
+    found: list[str] = []
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        found += [password, unquote(password)]
+    try:
+        given = conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        given = None
+    if given:
+        found += [str(given), quote(str(given), safe="")]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages: `postgresql://voxnote:***@db:5432/voxnote`."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.partition(':')[0]}:***@{host}"
+        text = urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        text = "the database URL"
+    return scrub(text, url)
+
+
+def scrub(message: str, url: str) -> str:
+    """`message` with every password of `url` masked (a driver's error may quote the connection string)."""
+    for secret in _secrets(url):
+        message = message.replace(secret, "***")
+    return message
+
+
+class PostgresStore(Store):
+    """Open with `await PostgresStore.open(url)`; close with `await store.close()`."""
+
+    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
+        """Connect, migrate, and keep a pool of `min_size`..`max_size` connections.
+
+        A first plain connection runs the migrations, so a wrong host or password fails here with the
+        server's reason (a pool would only time out). `max_size` bounds what one replica may hold: each
+        worker, lease renewal and adapter call holds a connection for one statement only."""
+        if not is_postgres_url(url):
+            raise StoreUnavailable("the URL must start with postgresql:// (leave it unset for the SQLite file)")
+        given = _conninfo_keys(url)
+        extra: dict[str, Any] = {} if "connect_timeout" in given else {"connect_timeout": CONNECT_TIMEOUT_S}
+        conninfo = make_conninfo(url, **extra)
+        try:
+            conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+            async with conn:
+                await migrate_postgres(conn)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(scrub(f"cannot use {safe_url(url)}: {exc}", url)) from None
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            # A connection the server dropped (a restart, a failover) is replaced before use, not handed
+            # to a worker to fail its job. It costs one round trip per call (0.25 ms on a local server),
+            # nothing beside a transcription's seconds.
+            check=AsyncConnectionPool.check_connection,
+            open=False,
+            name="voxnote",
+        )
+        try:
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        except PoolTimeout:
+            await pool.close()
+            raise StoreUnavailable(f"cannot open connections to {safe_url(url)}") from None
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    async def _execute(self, sql: LiteralString, params: tuple[Any, ...] | dict[str, Any] = ()) -> int:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount
+
+    async def _one(self, sql: LiteralString, params: tuple[Any, ...] | dict[str, Any] = ()) -> DictRow | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchone()
+
+    async def _all(self, sql: LiteralString, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[DictRow]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchall()
+
+    # --- channel settings -------------------------------------------------------------------------
+
+    async def get_settings(self, platform: Platform, workspace_id: str, channel_id: str) -> ChannelSettings:
+        row = await self._one(
+            "SELECT data FROM channel_settings WHERE platform=%s AND workspace_id=%s AND channel_id=%s",
+            (platform.value, workspace_id, channel_id),
+        )
+        return ChannelSettings.model_validate_json(row["data"]) if row else ChannelSettings()
+
+    async def set_settings(
+        self, platform: Platform, workspace_id: str, channel_id: str, settings: ChannelSettings, by: str = ""
+    ) -> None:
+        await self._execute(
+            "INSERT INTO channel_settings (platform, workspace_id, channel_id, data, updated_by, updated_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (platform, workspace_id, channel_id)"
+            " DO UPDATE SET data=excluded.data, updated_by=excluded.updated_by, updated_at=excluded.updated_at",
+            (platform.value, workspace_id, channel_id, settings.model_dump_json(), by, time.time()),
+        )
+
+    async def reset_settings(self, platform: Platform, workspace_id: str, channel_id: str) -> None:
+        await self._execute(
+            "DELETE FROM channel_settings WHERE platform=%s AND workspace_id=%s AND channel_id=%s",
+            (platform.value, workspace_id, channel_id),
+        )
+
+    # --- jobs -------------------------------------------------------------------------------------
+
+    async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
+        now = time.time()
+        return await self._execute(
+            "INSERT INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING",
+            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), on_demand, now, now),
+        ) == 1
+
+    async def revive_job(self, key: str) -> bool:
+        return await self._execute(
+            "UPDATE jobs SET status='queued', attempts=0, lost_leases=0, next_attempt_at=0, error=NULL, updated_at=%s"
+            " WHERE key=%s AND status='failed'",
+            (time.time(), key),
+        ) == 1
+
+    async def redo_job(self, note: AudioNote, *, new_text: bool = True) -> bool:
+        # As in SQLite, SET expressions read the row as it was: `status='running'` is the status before
+        # this update. `redo` remembers a request made during a run: 1 with a new text, 2 for the same text;
+        # a new text asked for by any of the requests wins (its continuations must be posted anew).
+        return await self._execute(
+            "UPDATE jobs SET note=%(note)s, redo=CASE WHEN status='running' THEN"
+            " (CASE WHEN redo = 1 OR %(kind)s = 1 THEN 1 ELSE 2 END) ELSE 0 END,"
+            " status=CASE WHEN status='running' THEN 'running' ELSE 'queued' END,"
+            " attempts=CASE WHEN status='running' THEN attempts ELSE 0 END,"
+            " lost_leases=CASE WHEN status='running' THEN lost_leases ELSE 0 END,"
+            " next_attempt_at=CASE WHEN status='running' THEN next_attempt_at ELSE 0 END,"
+            " extras_done=CASE WHEN status='running' OR %(kind)s = 2 THEN extras_done ELSE 0 END,"
+            " error=NULL, updated_at=%(now)s WHERE key=%(key)s",
+            {"note": note.model_dump_json(), "kind": 1 if new_text else 2, "now": time.time(),
+             "key": note.idempotency_key},
+        ) == 1
+
+    async def lease_job(
+        self, lease_s: float, platforms: list[Platform], exclude_workspaces: list[str] | None = None
+    ) -> Job | None:
+        if not platforms:
+            return None
+        now = time.time()
+        row = await self._one(
+            # The sub-select picks and locks one ready row; rows another worker is taking right now are
+            # skipped rather than waited for (SKIP LOCKED), and a row that changed since this statement
+            # began is re-checked against the WHERE before it is locked, so a job just taken is passed over.
+            # A job taken while still 'running' lost its lease (its process died): counted apart from
+            # `attempts`. A queued job runs with the note stored last, so a redo asked for before is served.
+            "UPDATE jobs SET lost_leases = lost_leases + CASE WHEN status='running' THEN 1 ELSE 0 END,"
+            " status='running', lease_until=%(until)s, redo=0, updated_at=%(now)s"
+            " WHERE id = (SELECT id FROM jobs WHERE platform = ANY(%(platforms)s)"
+            " AND NOT (workspace_id = ANY(%(excluded)s))"
+            " AND ((status='queued' AND next_attempt_at<=%(now)s) OR (status='running' AND lease_until<%(now)s))"
+            " ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *",
+            {"until": now + lease_s, "now": now, "platforms": [p.value for p in platforms],
+             "excluded": list(exclude_workspaces or [])},
+        )
+        return self._job(row) if row else None
+
+    async def renew_lease(self, key: str, lease_s: float) -> None:
+        await self._execute(
+            "UPDATE jobs SET lease_until=%s WHERE key=%s AND status='running'", (time.time() + lease_s, key)
+        )
+
+    async def extras_posted(self, key: str) -> int:
+        row = await self._one("SELECT extras_done FROM jobs WHERE key=%s", (key,))
+        return int(row["extras_done"]) if row else 0
+
+    async def mark_extras_posted(self, key: str, count: int) -> None:
+        await self._execute("UPDATE jobs SET extras_done=%s WHERE key=%s", (count, key))
+
+    async def mark_reply_pending(self, key: str) -> None:
+        await self._execute("UPDATE jobs SET reply_pending=true WHERE key=%s", (key,))
+
+    async def set_reply(self, key: str, ref: MessageRef) -> None:
+        await self._execute(
+            "UPDATE jobs SET reply_ref=%s, updated_at=%s WHERE key=%s", (ref.model_dump_json(), time.time(), key)
+        )
+
+    async def finish_job(self, key: str, status: JobStatus, error: str | None = None) -> None:
+        # A redo asked for during this run queues the job again, whatever this run's outcome.
+        await self._execute(
+            "UPDATE jobs SET status=CASE WHEN redo<>0 THEN 'queued' ELSE %(status)s END,"
+            " error=CASE WHEN redo<>0 THEN NULL ELSE %(error)s END,"
+            " attempts=CASE WHEN redo<>0 THEN 0 ELSE attempts END,"
+            " next_attempt_at=CASE WHEN redo<>0 THEN 0 ELSE next_attempt_at END,"
+            " extras_done=CASE WHEN redo = 1 THEN 0 ELSE extras_done END, redo=0,"
+            " lease_until=NULL, updated_at=%(now)s WHERE key=%(key)s",
+            {"status": status.value, "error": error, "now": time.time(), "key": key},
+        )
+
+    async def requeue_job(self, key: str, next_attempt_at: float, error: str | None = None,
+                          count_attempt: bool = True) -> None:
+        await self._execute(
+            "UPDATE jobs SET status='queued', next_attempt_at=%s, error=%s, lease_until=NULL, updated_at=%s,"
+            " attempts = attempts + %s WHERE key=%s",
+            (next_attempt_at, error, time.time(), 1 if count_attempt else 0, key),
+        )
+
+    async def get_job(self, key: str) -> Job | None:
+        row = await self._one("SELECT * FROM jobs WHERE key=%s", (key,))
+        return self._job(row) if row else None
+
+    async def job_counts(self) -> dict[str, int]:
+        rows = await self._all("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+        return {row["status"]: int(row["n"]) for row in rows}
+
+    async def pending_jobs(self, due_only: bool = True) -> int:
+        if due_only:
+            row = await self._one(
+                "SELECT COUNT(*) AS n FROM jobs WHERE status='running' OR (status='queued' AND next_attempt_at<=%s)",
+                (time.time(),),
+            )
+        else:
+            row = await self._one("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('running', 'queued')")
+        return int(row["n"]) if row else 0
+
+    async def queued_ahead(self, key: str) -> tuple[int, int]:
+        row = await self._one(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN j.workspace_id = me.workspace_id THEN 1 ELSE 0 END), 0)"
+            " AS here FROM jobs j, jobs me"
+            " WHERE me.key=%s AND j.status='queued' AND j.platform=me.platform AND j.id <> me.id"
+            " AND (j.next_attempt_at, j.id) <= (me.next_attempt_at, me.id)",
+            (key,),
+        )
+        return (int(row["n"]), int(row["here"])) if row else (0, 0)
+
+    @staticmethod
+    def _job(row: DictRow) -> Job:
+        return Job(
+            id=row["id"],
+            key=row["key"],
+            note=AudioNote.model_validate_json(row["note"]),
+            on_demand=bool(row["on_demand"]),
+            status=JobStatus(row["status"]),
+            attempts=row["attempts"],
+            reply_ref=MessageRef.model_validate_json(row["reply_ref"]) if row["reply_ref"] else None,
+            error=row["error"],
+            next_attempt_at=row["next_attempt_at"],
+            reply_pending=bool(row["reply_pending"]),
+            lost_leases=row["lost_leases"],
+        )
+
+    # --- transcripts ------------------------------------------------------------------------------
+
+    async def save_transcript(self, note: AudioNote, transcript: Transcript) -> None:
+        await self._execute(
+            "INSERT INTO transcripts (job_key, platform, workspace_id, channel_id, thread_id, message_id, data,"
+            " created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (job_key) DO UPDATE SET data=excluded.data,"
+            # A translation belongs to the text it translates.
+            " translation=CASE WHEN transcripts.data=excluded.data THEN transcripts.translation END,"
+            " translation_posted=(transcripts.data=excluded.data AND transcripts.translation_posted)",
+            (
+                note.idempotency_key,
+                note.platform.value,
+                note.workspace_id,
+                note.channel_id,
+                note.thread_id or note.message_id,
+                note.message_id,
+                transcript.model_dump_json(),
+                time.time(),
+            ),
+        )
+
+    async def thread_transcripts(
+        self, platform: Platform, workspace_id: str, channel_id: str, thread_id: str | None
+    ) -> list[StoredTranscript]:
+        sql: LiteralString = "SELECT * FROM transcripts WHERE platform=%s AND workspace_id=%s AND channel_id=%s"
+        args: list[object] = [platform.value, workspace_id, channel_id]
+        if thread_id is not None:
+            sql += " AND thread_id=%s"
+            args.append(thread_id)
+        rows = await self._all(sql + " ORDER BY created_at, id", tuple(args))
+        return [
+            StoredTranscript(
+                job_key=r["job_key"],
+                platform=Platform(r["platform"]),
+                channel_id=r["channel_id"],
+                thread_id=r["thread_id"],
+                message_id=r["message_id"],
+                transcript=Transcript.model_validate_json(r["data"]),
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    async def get_translation(self, key: str) -> tuple[str | None, bool]:
+        row = await self._one("SELECT translation, translation_posted FROM transcripts WHERE job_key=%s", (key,))
+        return (row["translation"], bool(row["translation_posted"])) if row else (None, False)
+
+    async def save_translation(self, key: str, text: str, *, posted: bool = False) -> None:
+        await self._execute(
+            "UPDATE transcripts SET translation=%s, translation_posted=%s WHERE job_key=%s", (text, posted, key)
+        )
+
+    async def get_transcript(self, key: str) -> Transcript | None:
+        row = await self._one("SELECT data FROM transcripts WHERE job_key=%s", (key,))
+        return Transcript.model_validate_json(row["data"]) if row else None
+
+    async def purge_transcripts(self, older_than_days: float) -> int:
+        cutoff = time.time() - older_than_days * 86400
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("DELETE FROM message_notes WHERE created_at < %s", (cutoff,))
+            cur = await conn.execute("DELETE FROM transcripts WHERE created_at < %s", (cutoff,))
+            return cur.rowcount
+
+    async def remember_notes(self, notes: list[AudioNote]) -> None:
+        if not notes:
+            return
+        first = notes[0]
+        data = json.dumps([n.model_dump(mode="json") for n in notes])
+        await self._execute(
+            "INSERT INTO message_notes (platform, workspace_id, channel_id, message_id, notes, created_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (platform, workspace_id, channel_id, message_id)"
+            " DO UPDATE SET notes=excluded.notes",
+            (first.platform.value, first.workspace_id, first.channel_id, first.message_id, data, time.time()),
+        )
+
+    async def remembered_notes(
+        self, platform: Platform, workspace_id: str, channel_id: str, message_id: str
+    ) -> list[AudioNote]:
+        row = await self._one(
+            "SELECT notes FROM message_notes WHERE platform=%s AND workspace_id=%s AND channel_id=%s"
+            " AND message_id=%s",
+            (platform.value, workspace_id, channel_id, message_id),
+        )
+        return [AudioNote.model_validate(n) for n in json.loads(row["notes"])] if row else []
+
+    async def forget_message(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> list[Job]:
+        prefix = message_key(platform, workspace_id, channel_id, message_id)
+        # starts_with, not LIKE: ids may hold `_`, which LIKE reads as a wildcard. One transaction: a
+        # worker never sees the job failed while its transcript is still there, or the other way round.
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE jobs SET status='failed', error='the note was deleted', lease_until=NULL, updated_at=%s"
+                " WHERE starts_with(key, %s) AND status IN ('queued', 'running')",
+                (time.time(), prefix),
+            )
+            await conn.execute("DELETE FROM transcripts WHERE starts_with(job_key, %s)", (prefix,))
+            await conn.execute(
+                "DELETE FROM message_notes WHERE platform=%s AND workspace_id=%s AND channel_id=%s AND message_id=%s",
+                (platform.value, workspace_id, channel_id, message_id),
+            )
+            cur = await conn.execute("SELECT * FROM jobs WHERE starts_with(key, %s) ORDER BY id", (prefix,))
+            rows = await cur.fetchall()
+        return [self._job(row) for row in rows]
+
+    async def forget_channel(self, platform: Platform, workspace_id: str, channel_id: str) -> int:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM message_notes WHERE platform=%s AND workspace_id=%s AND channel_id=%s",
+                (platform.value, workspace_id, channel_id),
+            )
+            cur = await conn.execute(
+                "DELETE FROM transcripts WHERE platform=%s AND workspace_id=%s AND channel_id=%s",
+                (platform.value, workspace_id, channel_id),
+            )
+            return cur.rowcount
+
+
+def _conninfo_keys(url: str) -> set[str]:
+    try:
+        return set(conninfo_to_dict(url))
+    except psycopg.Error:
+        return set()
