@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -190,8 +191,9 @@ def test_the_build_step_joins_and_checks_the_models(tmp_path):
 # --- the entrypoint -----------------------------------------------------------------------------------
 
 
-def entrypoint(*args: str, env: dict[str, str] | None = None, stdin: str = "", user: int | None = None):
-    command = ["sh", str(in_repo("/usr/local/bin/voxnote-entrypoint")), *args]
+def entrypoint(*args: str, env: dict[str, str] | None = None, stdin: str = "", user: int | None = None,
+               script: Path | None = None):
+    command = ["sh", str(script or in_repo("/usr/local/bin/voxnote-entrypoint")), *args]
     if user is not None:
         command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
     path = f"{VOXNOTE.parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -237,8 +239,12 @@ def test_a_data_folder_owned_by_another_user_names_the_fix():
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
         data.chmod(0o755)
+        # A copy that user can read: the clone itself may sit in a folder only root may enter (CI's does).
+        script = data / "entrypoint.sh"
+        shutil.copyfile(in_repo("/usr/local/bin/voxnote-entrypoint"), script)
+        script.chmod(0o755)
         result = entrypoint("serve", env={"VOXNOTE_FILES_DIR": str(data / "files"),
-                                          "VOXNOTE_MODEL_CACHE_DIR": str(data / "models")}, user=10001)
+                                          "VOXNOTE_MODEL_CACHE_DIR": str(data / "models")}, user=10001, script=script)
     assert result.returncode == 1, result.stderr
     assert "(VOXNOTE_FILES_DIR) is not writable by uid 10001" in result.stderr and "chown -R 10001" in result.stderr
 

@@ -155,8 +155,9 @@ def test_expired_files_free_their_quota_when_purged(service_factory, scripted_tr
     first = upload(svc, 8000, ALPHA).json()
     assert_error(upload(svc, 8000, ALPHA), 429, "quota_exceeded")
     # The service's purge loop (every second here) frees the key's share without any request.
-    wait_until(lambda: store_of(svc).usage(ALPHA_ID) == (0, 0), timeout=10)
-    assert not (tmp_path / "files" / f"{first['id']}.bin").exists()
+    # The share is freed first and the file unlinked just after, outside the store's lock: wait for both.
+    data = tmp_path / "files" / f"{first['id']}.bin"
+    wait_until(lambda: store_of(svc).usage(ALPHA_ID) == (0, 0) and not data.exists(), timeout=10)
     assert upload(svc, 8000, ALPHA).status_code == 200
 
 

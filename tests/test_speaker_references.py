@@ -5,16 +5,14 @@ enrolled keeps `speaker_N`."""
 from __future__ import annotations
 
 import base64
-import io
 import json
-import wave
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 from mistralai.client import Mistral
 
+from bot.engine.audio import encode_wav
 from bot.engine.mistral import MistralTranscriber
 from bot.models import TranscriptionRequest
 from tests.fixtures.engine import load_speech_clip
@@ -26,20 +24,10 @@ KEY = "test-key"
 TURNS = json.loads((Path(__file__).parent / "data" / "dialogue.turns.json").read_text())["turns"]
 
 
-def wav_bytes(samples: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
-    return out.getvalue()
-
-
 def reference(voice: str) -> str:
     """Base64 of a WAV of `voice` saying something that is not in the dialogue (as the SDK sends it)."""
     text = "This is my voice for the meeting notes. I speak like this when I talk about our plans."
-    return base64.b64encode(wav_bytes(speak(voice, text))).decode()
+    return base64.b64encode(encode_wav(speak(voice, text))).decode()
 
 
 def voice_at(start: float, end: float) -> str:
@@ -66,7 +54,6 @@ def test_the_sdk_names_enrolled_speakers_and_no_one_else(engine_service):
             model="voxtral-mini-latest", file={"file_name": "dialogue.ogg", "content": audio}, language="en",
             diarize=True, speaker_references=references,
         )
-    names = {"flite slt": "Sally", "flite rms": "Rob"}
     by_voice: dict[str, set[str]] = {}
     for seg in result.segments:
         by_voice.setdefault(voice_at(seg.start, seg.end), set()).add(seg.speaker_id)

@@ -13,17 +13,16 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import io
 import json
 import logging
 import uuid
-import wave
 from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from bot.engine.audio import encode_wav
 from bot.errors import VoxnoteError
 from bot.models import Segment, TranscriptionRequest, Usage, normalize_bias, normalize_language
 from bot.service.api_errors import ApiError
@@ -110,16 +109,6 @@ def to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
 
     g = gcd(rate, SAMPLE_RATE)
     return resample_poly(samples, SAMPLE_RATE // g, rate // g).astype(np.float32)
-
-
-def wav_bytes(samples: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
-    return out.getvalue()
 
 
 def cut_point(pending: np.ndarray) -> tuple[int, bool] | None:
@@ -250,7 +239,7 @@ class RealtimeSession:
                 ticket = self.service.limiter.admit()
                 await ticket.start()
                 request = TranscriptionRequest(
-                    file=wav_bytes(piece), filename="realtime.wav", language=self.language or self.detected,
+                    file=encode_wav(piece), filename="realtime.wav", language=self.language or self.detected,
                     context_bias=self.context_bias, final_from_done=True,
                 )
                 transcript = await self.service.transcriber.complete(request)
