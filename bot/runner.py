@@ -45,7 +45,8 @@ async def run_bot(settings: Settings) -> int:
         try:
             store = await open_store(settings.db_path, database_url)
         except StoreUnavailable as exc:  # PostgreSQL: its message names the server, never the password
-            raise VoxnoteError(f"cannot open the database (VOXNOTE_DATABASE_URL): {exc}") from None
+            where = "(VOXNOTE_DATABASE_URL)" if database_url else f"{settings.db_path} (VOXNOTE_DB_PATH)"
+            raise VoxnoteError(f"cannot open the database {where}: {exc}") from None
         except (OSError, sqlite3.Error) as exc:
             # A folder the user cannot write (a Docker bind mount owned by root, a typo) is a setting's
             # mistake: name the variable instead of showing sqlite's traceback.

@@ -17,6 +17,10 @@ class StoreUnavailable(Exception):
     show: it never holds a password."""
 
 
+class SchemaTooNew(StoreUnavailable):
+    """The database was migrated by a newer voxnote than this one."""
+
+
 class Store(ABC):
     """A store; open it with its backend's `open`, close it with `close`."""
 

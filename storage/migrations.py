@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, LiteralString
 
 import aiosqlite
 
+from storage.base import SchemaTooNew
+
 if TYPE_CHECKING:  # psycopg loads only when a PostgreSQL store is opened
     from psycopg import AsyncConnection
 
@@ -191,11 +193,22 @@ POSTGRES_MIGRATIONS: list[LiteralString] = [
 ]
 
 
+def check_not_newer(version: int, known: int) -> None:
+    """A database a newer voxnote migrated past what this one knows: running on it would write rows that
+    version does not expect (and read columns wrongly), so this one refuses to start."""
+    if version > known:
+        raise SchemaTooNew(
+            f"the database is at schema version {version}, newer than this voxnote knows ({known}): it was "
+            "upgraded by a newer voxnote; run that version, or restore the backup taken before upgrading"
+        )
+
+
 async def migrate(db: aiosqlite.Connection) -> int:
     """Bring the schema up to date; returns the version now in force."""
     async with db.execute("PRAGMA user_version") as cur:
         row = await cur.fetchone()
     version = int(row[0]) if row else 0
+    check_not_newer(version, len(MIGRATIONS))
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         # executescript commits first; the version bump rides in the same script so both land together.
         await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
@@ -219,6 +232,7 @@ async def migrate_postgres(conn: AsyncConnection[Any]) -> int:
         if row is None:
             await conn.execute("INSERT INTO schema_version (version) VALUES (0)")
         version = int(row[0] if isinstance(row, tuple) else row["version"]) if row is not None else 0
+        check_not_newer(version, len(POSTGRES_MIGRATIONS))
         for script in POSTGRES_MIGRATIONS[version:]:
             await conn.execute(script)  # several statements: psycopg sends a query without parameters as is
         if version < len(POSTGRES_MIGRATIONS):

@@ -37,7 +37,11 @@ class SQLiteStore(Store):
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute(f"PRAGMA synchronous={synchronous}")
         await db.execute("PRAGMA busy_timeout=5000")
-        await migrate(db)
+        try:
+            await migrate(db)
+        except BaseException:
+            await db.close()  # its thread would keep the process alive
+            raise
         return cls(db)
 
     async def close(self) -> None:
