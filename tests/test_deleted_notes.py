@@ -8,6 +8,7 @@ from bot.models import Platform, Segment
 from tests.fixtures.discord import FakeDiscord
 from tests.fixtures.slack import FakeSlack
 from tests.fixtures.transcriber import ScriptedTranscriber
+from tests.fixtures.stores import on_both_backends
 
 CHANNEL = "C0GENERAL"
 SEGMENTS = [Segment(text="Please forget this one.", start=0, end=1)]
@@ -23,6 +24,7 @@ async def _slack_note(h, fake: FakeSlack):
     return msg, f"slack:{fake.team_id}:{CHANNEL}:{msg['ts']}:{msg['files'][0]['id']}"
 
 
+@on_both_backends
 async def test_slack_deleted_note_takes_its_transcript_and_reply(slack_harness, fake_slack: FakeSlack):
     h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0))
     msg, key = await _slack_note(h, fake_slack)
@@ -42,6 +44,7 @@ async def test_slack_deleting_the_bots_reply_keeps_the_transcript(slack_harness,
     assert (await h.store.get_transcript(key)).text == SEGMENTS[0].text
 
 
+@on_both_backends
 async def test_discord_deleted_note_takes_its_transcript_and_reply(discord_harness, fake_discord: FakeDiscord):
     h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))
     note = await fake_discord.post_voice_message(OGG)

@@ -7,6 +7,7 @@ from adapters.discord_ import commands as discord_commands
 from bot.models import Platform, Segment
 from tests.fixtures.discord import ADMIN_PERMISSIONS, EPHEMERAL, MEMBER_PERMISSIONS
 from tests.fixtures.transcriber import ScriptedTranscriber
+from tests.fixtures.stores import on_both_backends
 
 OGG = b"OggS\x00\x02" + bytes(500)
 SEGMENTS = [Segment(text="Ship it on Friday.", start=0, end=2)]
@@ -23,6 +24,7 @@ async def channel_settings(h, fake, channel_id=None):
     return await h.core.channel_settings(Platform.discord, fake.guild_id, channel_id or fake.channel_id)
 
 
+@on_both_backends
 async def test_admin_sets_the_language_and_the_next_note_uses_it(discord_harness, fake_discord):
     transcriber = ScriptedTranscriber(SEGMENTS, delay=0)
     h = await discord_harness(transcriber)

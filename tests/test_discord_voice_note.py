@@ -4,6 +4,7 @@ SQLite, a fake Discord on 127.0.0.1 that records every REST call."""
 from bot.models import Segment
 from storage import JobStatus
 from tests.fixtures.transcriber import ScriptedTranscriber
+from tests.fixtures.stores import on_both_backends
 
 OGG = b"OggS\x00\x02" + bytes(2000)
 SEGMENTS = [Segment(text=f"Part {i} of the note.", start=i, end=i + 1) for i in range(5)]
@@ -14,6 +15,7 @@ LONG = [Segment(text=f"Sentence number {i} is here to make the transcript long e
 LONG_TEXT = " ".join(s.text for s in LONG)
 
 
+@on_both_backends
 async def test_voice_message_streams_into_a_reply_at_the_edit_cadence(discord_harness, fake_discord):
     transcriber = ScriptedTranscriber(SEGMENTS, delay=0.3)
     h = await discord_harness(transcriber, min_edit_interval=1.2)
@@ -67,6 +69,7 @@ async def test_long_transcript_continues_in_a_thread_from_the_note_with_a_txt(di
     assert [m["id"] for m in fake_discord.bot_messages() if m["channel_id"] == note["channel_id"]] == [reply["id"]]
 
 
+@on_both_backends
 async def test_same_message_delivered_twice_gets_one_reply(discord_harness, fake_discord):
     transcriber = ScriptedTranscriber(SEGMENTS, delay=0)
     h = await discord_harness(transcriber)
@@ -147,6 +150,7 @@ async def test_note_inside_a_thread_is_answered_in_that_thread(discord_harness, 
     assert more and all(m["message_reference"]["message_id"] == reply["id"] for m in more)
 
 
+@on_both_backends
 async def test_restart_mid_transcription_finishes_in_the_reply_already_posted(discord_harness, fake_discord):
     first = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=30))
     note = await fake_discord.post_voice_message(OGG)

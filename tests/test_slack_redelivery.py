@@ -8,6 +8,7 @@ import logging
 from bot.models import Segment
 from tests.fixtures.slack import FakeSlack, SlackHarness
 from tests.fixtures.transcriber import ScriptedTranscriber
+from tests.fixtures.stores import on_both_backends
 
 CHANNEL = "C0GENERAL"
 SEGMENTS = [Segment(text="Only once, please.", start=0, end=1)]
@@ -18,6 +19,7 @@ async def _answered(fake: FakeSlack, h: SlackHarness) -> None:
     await h.core.wait_idle()
 
 
+@on_both_backends
 async def test_socket_mode_envelope_redelivered_three_times(slack_harness, fake_slack: FakeSlack, caplog) -> None:
     caplog.set_level(logging.INFO, logger="adapters.slack.app")
     h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0.05))
@@ -38,6 +40,7 @@ async def test_socket_mode_envelope_redelivered_three_times(slack_harness, fake_
     assert sum("skipping repeated delivery" in r.getMessage() for r in caplog.records) == 2
 
 
+@on_both_backends
 async def test_http_retries_with_retry_headers(slack_harness, fake_slack: FakeSlack) -> None:
     h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0.05), mode="http")
     msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(b"OggS")])

@@ -7,6 +7,7 @@ import pytest
 from bot.models import Platform
 from tests.fixtures.slack import FakeSlack, SlackHarness
 from tests.fixtures.transcriber import ScriptedTranscriber
+from tests.fixtures.stores import on_both_backends
 
 CHANNEL = "C0GENERAL"
 
@@ -15,6 +16,7 @@ async def _settings(h: SlackHarness, fake: FakeSlack):
     return await h.core.channel_settings(Platform.slack, fake.team_id, CHANNEL)
 
 
+@on_both_backends
 @pytest.mark.parametrize("mode", ["socket", "http"])
 async def test_admin_changes_language_and_gets_an_ephemeral_answer(slack_harness, fake_slack: FakeSlack, mode: str) -> None:
     fake_slack.users["U0ADMIN"] = {"is_admin": True}

@@ -10,6 +10,7 @@ import pytest
 from bot.models import Segment
 from tests.fixtures.slack import FakeSlack, Limit, SlackHarness
 from tests.fixtures.transcriber import ScriptedTranscriber
+from tests.fixtures.stores import on_both_backends
 
 CHANNEL = "C0GENERAL"
 SEGMENTS = [Segment(text=f"Sentence number {i} of the note.", start=i, end=i + 1.0) for i in range(5)]
@@ -17,6 +18,7 @@ FINAL = " ".join(s.text for s in SEGMENTS)
 TOLERANCE = 0.05
 
 
+@on_both_backends
 @pytest.mark.parametrize("mode", ["socket", "http"])
 async def test_voice_note_streams_into_a_reply_in_its_thread(slack_harness, fake_slack: FakeSlack, mode: str) -> None:
     transcriber = ScriptedTranscriber(SEGMENTS, delay=0.6)
