@@ -6,7 +6,6 @@ event never loses it nor handles it twice (the job's key is the note's idempoten
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CommandContext", "Voxnote"]
 
-POLL_SECONDS = 1.0
 #: `wait_idle` also waits for retries due this soon (a test's shortened backoff), not for later ones.
 IDLE_RETRY_HORIZON_S = 2.0
 RETRY_BASE_SECONDS = 20.0
@@ -310,8 +308,7 @@ class Voxnote:
                 log.exception("leasing a job failed")
             if job is None:
                 if not self._stopping:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    await self._idle()
                 continue
             ws = job.note.workspace_id
             if self._stopping:
@@ -335,6 +332,24 @@ class Voxnote:
                     del self._running[ws]
                 self._running_tasks.pop(job.key, None)
                 self._wake.set()
+
+    async def _idle(self) -> None:
+        """Wait until there may be work: a note queued here (`_wake`), work the store announces from another
+        process, or the poll interval (retries and expired leases are announced by nobody)."""
+        timeout = self.store.work_poll_seconds
+        now = time.time()
+        # Our own retries are due at known times: look then rather than at the next poll. (One already due
+        # may be another replica's to run: the poll covers it, not a busy loop.)
+        due = [at - now for at in self._retries.values() if at > now]
+        if due:
+            timeout = min(timeout, max(0.05, min(due)))
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self.store.wait_for_work(timeout))]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     async def _purge_loop(self) -> None:
         """Transcripts are kept `retention_days`, then deleted (checked at start and hourly)."""

@@ -6,6 +6,7 @@ time, an expired lease makes it ready again, the idempotency key makes a note on
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript
@@ -23,6 +24,19 @@ class SchemaTooNew(StoreUnavailable):
 
 class Store(ABC):
     """A store; open it with its backend's `open`, close it with `close`."""
+
+    #: How long an idle worker waits before it looks at the queue again when nothing woke it: jobs that
+    #: become due (retries, expired leases) announce themselves to nobody. A backend that announces new
+    #: work from other processes (`wait_for_work`) can afford a longer interval.
+    work_poll_seconds: float = 1.0
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return when another process may have queued work, or after `timeout` seconds.
+
+        A notice that arrives while nobody waits is kept for the next call, so a worker that looked at
+        the queue and found it empty never misses a job queued since. This default only sleeps: with one
+        process per database (SQLite), the core wakes its own workers when it queues a note."""
+        await asyncio.sleep(timeout)
 
     @abstractmethod
     async def close(self) -> None:

@@ -10,7 +10,9 @@ The URL holds a password: it never appears in a message or a log line (`safe_url
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from typing import Any, LiteralString
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -27,6 +29,18 @@ from storage.models import Job, JobStatus, StoredTranscript
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 10
+#: Where a replica announces work it queued. Channels are per database, not per schema: the payload names
+#: the schema, and a listener heeds its own only.
+JOBS_CHANNEL = "voxnote_jobs"
+#: Without a notice, idle workers look at the queue this often: for retries and expired leases (announced by
+#: nobody), and as the safety net should a notice be lost. New work is announced, so this can be longer than
+#: SQLite's 1 s; not much longer, because a replica that died is only noticed by the poll (its leases expire).
+WORK_POLL_SECONDS = 2.0
+#: Between attempts to listen again after the listening connection broke (a server restart, a failover).
+LISTEN_RETRY_SECONDS = (0.2, 1.0, 5.0)
+LISTENER_NAME = "voxnote-listener"
+
+log = logging.getLogger(__name__)
 
 
 def is_postgres_url(url: str) -> bool:
@@ -75,8 +89,16 @@ def scrub(message: str, url: str) -> str:
 class PostgresStore(Store):
     """Open with `await PostgresStore.open(url)`; close with `await store.close()`."""
 
-    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]) -> None:
+    work_poll_seconds = WORK_POLL_SECONDS
+
+    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]], conninfo: str = "") -> None:
         self._pool = pool
+        self._conninfo = conninfo
+        # Set by a notice (or a reconnect, which may have missed some); cleared by the waiter it wakes.
+        self._work = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+        self._listener_pid: int | None = None
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
@@ -113,10 +135,61 @@ class PostgresStore(Store):
         except PoolTimeout:
             await pool.close()
             raise StoreUnavailable(f"cannot open connections to {safe_url(url)}") from None
-        return cls(pool)
+        store = cls(pool, conninfo)
+        store._listener = asyncio.create_task(store._listen(), name="voxnote-postgres-listener")
+        return store
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
         await self._pool.close()
+
+    # --- waking idle workers ----------------------------------------------------------------------
+
+    async def wait_for_work(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._work.wait(), timeout)
+        except asyncio.TimeoutError:
+            return
+        # Cleared only by a waiter that saw it: a cancelled wait leaves the notice for the next one.
+        self._work.clear()
+
+    async def listening(self, timeout: float = CONNECT_TIMEOUT_S) -> int:
+        """Wait until the store listens for announced work; returns the server process id of the listening
+        connection (what an operator sees in pg_stat_activity, as application_name voxnote-listener)."""
+        await asyncio.wait_for(self._listening.wait(), timeout)
+        assert self._listener_pid is not None
+        return self._listener_pid
+
+    async def _listen(self) -> None:
+        """One connection per store LISTENs for announced work, for as long as the store is open. When it
+        breaks, it listens again, and wakes the workers then: a job queued while it was deaf is not
+        announced again, and must not wait for the poll."""
+        failures = 0
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True, application_name=LISTENER_NAME
+                )
+                async with conn:
+                    schema = (await (await conn.execute("SELECT current_schema()")).fetchone() or [""])[0]
+                    await conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                    failures = 0
+                    self._listener_pid = conn.info.backend_pid
+                    self._listening.set()
+                    self._work.set()
+                    async for notice in conn.notifies():
+                        if notice.payload == schema:
+                            self._work.set()
+            except psycopg.Error as exc:
+                self._listening.clear()
+                delay = LISTEN_RETRY_SECONDS[min(failures, len(LISTEN_RETRY_SECONDS) - 1)]
+                failures += 1
+                # The driver's message may quote the connection string: scrubbed of its password.
+                log.warning("listening for new jobs failed (%s); again in %.1f s, polling meanwhile",
+                            scrub(str(exc), self._conninfo), delay)
+                await asyncio.sleep(delay)
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -124,6 +197,18 @@ class PostgresStore(Store):
         async with self._pool.connection() as conn:
             cur = await conn.execute(sql, params)
             return cur.rowcount
+
+    async def _queue(self, sql: LiteralString, params: tuple[Any, ...] | dict[str, Any] = (),
+                     announce: bool = True) -> int:
+        """Run a statement that may queue jobs (it ends `RETURNING status`) and, in its transaction, announce
+        them to the idle workers of every replica; the notice is delivered at commit, with the rows. Returns
+        how many rows the statement touched."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(sql, params)
+            rows = await cur.fetchall()
+            if announce and any(row["status"] == "queued" for row in rows):
+                await conn.execute("SELECT pg_notify(%s, current_schema())", (JOBS_CHANNEL,))
+            return len(rows)
 
     async def _one(self, sql: LiteralString, params: tuple[Any, ...] | dict[str, Any] = ()) -> DictRow | None:
         async with self._pool.connection() as conn:
@@ -164,16 +249,16 @@ class PostgresStore(Store):
 
     async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
         now = time.time()
-        return await self._execute(
+        return await self._queue(
             "INSERT INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING",
+            " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING RETURNING status",
             (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), on_demand, now, now),
         ) == 1
 
     async def revive_job(self, key: str) -> bool:
-        return await self._execute(
+        return await self._queue(
             "UPDATE jobs SET status='queued', attempts=0, lost_leases=0, next_attempt_at=0, error=NULL, updated_at=%s"
-            " WHERE key=%s AND status='failed'",
+            " WHERE key=%s AND status='failed' RETURNING status",
             (time.time(), key),
         ) == 1
 
@@ -181,7 +266,7 @@ class PostgresStore(Store):
         # As in SQLite, SET expressions read the row as it was: `status='running'` is the status before
         # this update. `redo` remembers a request made during a run: 1 with a new text, 2 for the same text;
         # a new text asked for by any of the requests wins (its continuations must be posted anew).
-        return await self._execute(
+        return await self._queue(
             "UPDATE jobs SET note=%(note)s, redo=CASE WHEN status='running' THEN"
             " (CASE WHEN redo = 1 OR %(kind)s = 1 THEN 1 ELSE 2 END) ELSE 0 END,"
             " status=CASE WHEN status='running' THEN 'running' ELSE 'queued' END,"
@@ -189,7 +274,7 @@ class PostgresStore(Store):
             " lost_leases=CASE WHEN status='running' THEN lost_leases ELSE 0 END,"
             " next_attempt_at=CASE WHEN status='running' THEN next_attempt_at ELSE 0 END,"
             " extras_done=CASE WHEN status='running' OR %(kind)s = 2 THEN extras_done ELSE 0 END,"
-            " error=NULL, updated_at=%(now)s WHERE key=%(key)s",
+            " error=NULL, updated_at=%(now)s WHERE key=%(key)s RETURNING status",
             {"note": note.model_dump_json(), "kind": 1 if new_text else 2, "now": time.time(),
              "key": note.idempotency_key},
         ) == 1
@@ -239,22 +324,25 @@ class PostgresStore(Store):
 
     async def finish_job(self, key: str, status: JobStatus, error: str | None = None) -> None:
         # A redo asked for during this run queues the job again, whatever this run's outcome.
-        await self._execute(
+        await self._queue(
             "UPDATE jobs SET status=CASE WHEN redo<>0 THEN 'queued' ELSE %(status)s END,"
             " error=CASE WHEN redo<>0 THEN NULL ELSE %(error)s END,"
             " attempts=CASE WHEN redo<>0 THEN 0 ELSE attempts END,"
             " next_attempt_at=CASE WHEN redo<>0 THEN 0 ELSE next_attempt_at END,"
             " extras_done=CASE WHEN redo = 1 THEN 0 ELSE extras_done END, redo=0,"
-            " lease_until=NULL, updated_at=%(now)s WHERE key=%(key)s",
+            " lease_until=NULL, updated_at=%(now)s WHERE key=%(key)s RETURNING status",
             {"status": status.value, "error": error, "now": time.time(), "key": key},
         )
 
     async def requeue_job(self, key: str, next_attempt_at: float, error: str | None = None,
                           count_attempt: bool = True) -> None:
-        await self._execute(
+        now = time.time()
+        await self._queue(
             "UPDATE jobs SET status='queued', next_attempt_at=%s, error=%s, lease_until=NULL, updated_at=%s,"
-            " attempts = attempts + %s WHERE key=%s",
-            (next_attempt_at, error, time.time(), 1 if count_attempt else 0, key),
+            " attempts = attempts + %s WHERE key=%s RETURNING status",
+            (next_attempt_at, error, now, 1 if count_attempt else 0, key),
+            # A retry due later is found by the poll then: announcing it now would wake workers for nothing.
+            announce=next_attempt_at <= now,
         )
 
     async def get_job(self, key: str) -> Job | None:

@@ -39,6 +39,8 @@ class DeadStore:
 
     def __getattr__(self, name: str):
         real = getattr(self._store, name)
+        if not callable(real):  # a setting of the store (its poll interval), not a call
+            return real
 
         async def call(*args, **kwargs):
             if self.dead:
