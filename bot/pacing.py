@@ -6,7 +6,11 @@ steady rate), for which aiolimiter's `AsyncLimiter` (a leaky bucket) is the usua
 Discord counts in fixed windows ("5 per 5 s", reset by the clock), which a leaky bucket can overshoot:
 a full bucket lets 5 through at once and then one more per second, 10 within 5 s. `MovingWindow`
 never lets more than `limit` through in any `period`, so whatever window the server aligns, it is not
-exceeded (aiolimiter has no such mode; it is a dozen lines)."""
+exceeded (aiolimiter has no such mode; it is a dozen lines).
+
+Several replicas on one database must not each spend the platform's whole budget: there, `shared` puts a
+limiter in front of the database's moving window for the same key (`Store.take_rate_slot`), so all of
+them together stay under the limit. With SQLite (one process) the limiters stay in memory only."""
 
 from __future__ import annotations
 
@@ -14,9 +18,12 @@ import asyncio
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiolimiter import AsyncLimiter
+
+if TYPE_CHECKING:
+    from storage import Store
 
 
 class Limiter(Protocol):
@@ -59,20 +66,58 @@ class MovingWindow:
             self._sent.append(time.monotonic())
 
 
+class SharedLimiter:
+    """`local` (this process's own pace), then one of `limit` sends per `period` s for `key` from the
+    database, which every replica counts in: a refused slot is waited for and asked again."""
+
+    def __init__(self, local: Limiter, store: Store, key: str, limit: int, period: float) -> None:
+        self.local = local
+        self.store = store
+        self.key = key
+        self.limit = limit
+        self.period = period
+        # When the database last refused a slot, until when: `has_capacity` may not go to the database
+        # (callers ask it synchronously), so it answers from what this process last heard.
+        self._refused_until = 0.0
+
+    def has_capacity(self, amount: float = 1) -> bool:
+        return time.monotonic() >= self._refused_until and self.local.has_capacity(amount)
+
+    async def acquire(self) -> None:
+        await self.local.acquire()
+        while (wait := await self.store.take_rate_slot(self.key, self.limit, self.period)) > 0:
+            self._refused_until = time.monotonic() + wait
+            await asyncio.sleep(wait)
+
+
+def shared(local: Limiter, store: Store | None, key: str, limit: float, period: float) -> Limiter:
+    """`local`, also counted in the database's window for `key` when `store` shares rate budgets between
+    processes. The window holds `limit` sends per `period` s: for a token bucket of `limit` tokens refilled
+    over `period`, never more in any stretch of time than the bucket itself would let through."""
+    if store is None or not store.shares_rate_budgets:
+        return local
+    return SharedLimiter(local, store, key, max(1, int(limit)), period)
+
+
 class KeyedLimiter:
     """One limiter per key, created on first use by `make()` (default: `AsyncLimiter(burst, period)`);
-    the least recently used are forgotten past `max_keys` (an idle channel's budget is full again by then)."""
+    the least recently used are forgotten past `max_keys` (an idle channel's budget is full again by then).
+    With `share`, each new one is passed through `share(key, limiter)` (see `shared`)."""
 
     def __init__(self, burst: float, period: float, max_keys: int = 1024,
-                 make: Callable[[], Limiter] | None = None) -> None:
+                 make: Callable[[], Limiter] | None = None,
+                 share: Callable[[str, Limiter], Limiter] | None = None) -> None:
         self.burst = burst
         self.period = period
         self.max_keys = max_keys
         self._make = make or (lambda: AsyncLimiter(self.burst, self.period))
+        self._share = share
         self._limiters: OrderedDict[str, Limiter] = OrderedDict()
 
     def __call__(self, key: str) -> Limiter:
-        limiter = self._limiters.pop(key, None) or self._make()
+        limiter = self._limiters.pop(key, None)
+        if limiter is None:
+            limiter = self._make() if self._share is None else self._share(key, self._make())
         self._limiters[key] = limiter
         while len(self._limiters) > self.max_keys:
             self._limiters.popitem(last=False)

@@ -38,6 +38,16 @@ class Store(ABC):
         process per database (SQLite), the core wakes its own workers when it queues a note."""
         await asyncio.sleep(timeout)
 
+    #: Whether processes on this database must share platform rate budgets through it (`take_rate_slot`).
+    #: SQLite has one process, which paces itself in memory.
+    shares_rate_budgets: bool = False
+
+    async def take_rate_slot(self, key: str, limit: int, period: float) -> float:
+        """Take one of the `limit` sends that `key` (a platform method, a channel) may make in any `period`
+        seconds, counted over every process on the database: 0.0 when taken, else the seconds until one
+        frees (nothing is taken then). Only stores that `shares_rate_budgets` count; others grant all."""
+        return 0.0
+
     @abstractmethod
     async def close(self) -> None:
         """Release the connection(s); the store is unusable afterwards."""

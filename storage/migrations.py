@@ -103,6 +103,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE transcripts ADD COLUMN translation TEXT;
     ALTER TABLE transcripts ADD COLUMN translation_posted INTEGER NOT NULL DEFAULT 0;
     """,
+    # 9: platform rate budgets shared by replicas (the send times in each key's moving window). Unused
+    # on SQLite, whose one process paces itself in memory; made here too so both schemas stay one.
+    """
+    CREATE TABLE rate_windows (
+        key  TEXT PRIMARY KEY,
+        sent TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -189,6 +197,14 @@ POSTGRES_MIGRATIONS: list[LiteralString] = [
     """
     ALTER TABLE transcripts ADD COLUMN translation TEXT;
     ALTER TABLE transcripts ADD COLUMN translation_posted BOOLEAN NOT NULL DEFAULT false;
+    """,
+    # 9: platform rate budgets shared by replicas: each key's send times (server clock, epoch seconds)
+    # within its moving window
+    """
+    CREATE TABLE rate_windows (
+        key  TEXT PRIMARY KEY,
+        sent DOUBLE PRECISION[] NOT NULL
+    );
     """,
 ]
 

@@ -220,6 +220,36 @@ class PostgresStore(Store):
             cur = await conn.execute(sql, params)
             return await cur.fetchall()
 
+    # --- shared rate budgets ---------------------------------------------------------------------
+
+    shares_rate_budgets = True
+
+    async def take_rate_slot(self, key: str, limit: int, period: float) -> float:
+        # One statement: the row lock ON CONFLICT takes serialises every replica's takers of a key. Times
+        # are the server's clock, so replicas whose clocks differ still count one window.
+        row = await self._one(
+            "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)"
+            " INSERT INTO rate_windows AS w (key, sent) SELECT %(key)s, ARRAY[now] FROM clock"
+            " ON CONFLICT (key) DO UPDATE SET sent ="
+            " ARRAY(SELECT t FROM unnest(w.sent) t WHERE t > excluded.sent[1] - %(period)s ORDER BY t)"
+            " || excluded.sent[1]"
+            " WHERE (SELECT count(*) FROM unnest(w.sent) t WHERE t > excluded.sent[1] - %(period)s) < %(limit)s"
+            " RETURNING 0.0::float8 AS wait",
+            {"key": key, "limit": limit, "period": period},
+        )
+        if row is not None:
+            return 0.0
+        # Refused: the oldest send still in the window frees the next slot.
+        row = await self._one(
+            "SELECT (SELECT min(t) FROM unnest(sent) t WHERE t > now - %(period)s) + %(period)s - now AS wait"
+            " FROM rate_windows, (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) clock"
+            " WHERE key = %(key)s",
+            {"key": key, "period": period},
+        )
+        wait = row["wait"] if row is not None else None
+        # A slot freed in between (or the window just emptied): ask again soon rather than never.
+        return max(float(wait), 0.01) if wait is not None else 0.01
+
     # --- channel settings -------------------------------------------------------------------------
 
     async def get_settings(self, platform: Platform, workspace_id: str, channel_id: str) -> ChannelSettings:

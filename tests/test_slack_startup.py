@@ -21,6 +21,8 @@ def _settings(fake: FakeSlack, tmp_path, **kw) -> Settings:
 
 
 class _NoCore:
+    store = None  # one process, nothing shared: the in-memory budgets
+
     def register(self, platform, kind) -> None:
         pass
 

@@ -175,7 +175,7 @@ class DiscordBot:
             raise VoxnoteError("Discord: DISCORD_TOKEN is not set")
         self.settings = settings
         self.core = core
-        self.platform = DiscordPlatform(min_edit_interval=min_edit_interval)
+        self.platform = DiscordPlatform(min_edit_interval=min_edit_interval, store=core.store)
         self.client: VoxnoteClient | None = None
         self.message_content = True
         self._guild_ready_timeout = guild_ready_timeout

@@ -15,8 +15,9 @@ import httpx
 
 from bot.errors import AudioTooLarge, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
-from bot.pacing import KeyedLimiter, MovingWindow, available
+from bot.pacing import KeyedLimiter, MovingWindow, available, shared
 from bot.retry import is_retryable_status, parse_retry_after
+from storage import Store
 
 log = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -64,6 +65,7 @@ class DiscordPlatform:
         *,
         min_edit_interval: float = 1.2,
         download_timeout: float = 60.0,
+        store: Store | None = None,
     ) -> None:
         #: Set by the adapter once the client exists (it is rebuilt if an intent is refused);
         #: `ready` is set while it is connected, so jobs resumed at start-up wait for it.
@@ -79,9 +81,11 @@ class DiscordPlatform:
         self._note_of_reply: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._threads: OrderedDict[str, str | None] = OrderedDict()
         self._thread_lock = asyncio.Lock()
-        self._creates = _channel_buckets()
-        self._edits = _channel_buckets()
-        self._deletes = _channel_buckets()
+        # With a store that replicas share (PostgreSQL), a channel's buckets are counted in the database
+        # too: Discord's buckets are the bot's, whichever replica (or shard) sends.
+        self._creates = _channel_buckets(store, "create")
+        self._edits = _channel_buckets(store, "edit")
+        self._deletes = _channel_buckets(store, "delete")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -265,9 +269,11 @@ class DiscordPlatform:
             return buffer.getvalue()
 
 
-def _channel_buckets() -> KeyedLimiter:
+def _channel_buckets(store: Store | None = None, route: str = "") -> KeyedLimiter:
     return KeyedLimiter(CHANNEL_BUCKET, CHANNEL_WINDOW_SECONDS,
-                        make=lambda: MovingWindow(CHANNEL_BUCKET, CHANNEL_WINDOW_SECONDS))
+                        make=lambda: MovingWindow(CHANNEL_BUCKET, CHANNEL_WINDOW_SECONDS),
+                        share=lambda channel, local: shared(local, store, f"discord:{route}:{channel}",
+                                                            CHANNEL_BUCKET, CHANNEL_WINDOW_SECONDS))
 
 
 def _remember(cache: OrderedDict[str, V], key: str, value: V) -> None:

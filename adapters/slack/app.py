@@ -21,6 +21,7 @@ from bot.core import CommandContext
 from bot.errors import VoxnoteError
 from bot.flags import slack_flag_language
 from bot.models import AudioNote, Platform
+from storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ ALREADY = "This note is already transcribed or on its way: see its thread."
 
 class Core(Protocol):
     """The part of `bot.core.Voxnote` the Slack adapter calls."""
+
+    #: The store the core keeps its jobs in; replicas on PostgreSQL share rate budgets through it.
+    store: Store
 
     async def submit(self, note: AudioNote, platform: ChatPlatform, on_demand: bool = False) -> bool: ...
 

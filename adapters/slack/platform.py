@@ -15,8 +15,9 @@ from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
 from bot.errors import AudioTooLarge, Deferred, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
-from bot.pacing import KeyedLimiter, available
+from bot.pacing import KeyedLimiter, available, shared
 from bot.retry import is_retryable_status, parse_retry_after
+from storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,26 @@ class SlackPacing:
     POST_BURST = 3
     UPDATE_BURST = 10
 
-    def __init__(self, posts_per_second: float = 1.0, updates_per_minute: float = 45, history_per_minute: float = 1):
+    def __init__(self, posts_per_second: float = 1.0, updates_per_minute: float = 45, history_per_minute: float = 1,
+                 store: Store | None = None):
+        # With a store that replicas share (PostgreSQL), every budget is also counted in the database, so
+        # the replicas together keep Slack's limits (which are the app's, not a process's).
+        post_period = self.POST_BURST / posts_per_second
         #: chat.postMessage's bucket per channel (placeholders, continuations, summaries).
-        self.posts = KeyedLimiter(self.POST_BURST, self.POST_BURST / posts_per_second)
+        self.posts = KeyedLimiter(self.POST_BURST, post_period, share=lambda channel, local: shared(
+            local, store, f"slack:chat.postMessage:{channel}", self.POST_BURST, post_period))
         # chat.update and chat.delete are separate Tier 3 methods, each with its own budget.
-        self.updates = AsyncLimiter(self.UPDATE_BURST, self.UPDATE_BURST * 60 / updates_per_minute)
-        self.deletes = AsyncLimiter(self.UPDATE_BURST, self.UPDATE_BURST * 60 / updates_per_minute)
-        self.history = AsyncLimiter(1, 60 / history_per_minute)
-        self.replies = AsyncLimiter(1, 60 / history_per_minute)
+        update_period = self.UPDATE_BURST * 60 / updates_per_minute
+        self.updates = shared(AsyncLimiter(self.UPDATE_BURST, update_period), store, "slack:chat.update",
+                              self.UPDATE_BURST, update_period)
+        self.deletes = shared(AsyncLimiter(self.UPDATE_BURST, update_period), store, "slack:chat.delete",
+                              self.UPDATE_BURST, update_period)
+        self.history = shared(AsyncLimiter(1, 60 / history_per_minute), store, "slack:conversations.history",
+                              1, 60 / history_per_minute)
+        self.replies = shared(AsyncLimiter(1, 60 / history_per_minute), store, "slack:conversations.replies",
+                              1, 60 / history_per_minute)
+        #: How long until the replies budget refills (a job deferred for it waits that long).
+        self.replies_period = 60 / history_per_minute
 
 
 class SlackPlatform:
@@ -102,7 +115,7 @@ class SlackPlatform:
         for _ in range(REPLY_LOOKUP_PAGES):
             if not self.pacing.replies.has_capacity():
                 # Waiting here would hold a worker for up to a minute: the job waits in the queue instead.
-                raise Deferred("conversations.replies budget spent", retry_after=self.pacing.replies.time_period)
+                raise Deferred("conversations.replies budget spent", retry_after=self.pacing.replies_period)
             try:
                 await self.pacing.replies.acquire()
                 resp = await self.client.conversations_replies(

@@ -68,7 +68,8 @@ class SlackBot:
     def __init__(self, settings: Settings, core: Core, *, http_host: str = "0.0.0.0") -> None:
         self.client = make_client(settings)
         self.platform = SlackPlatform(self.client, pacing=SlackPacing(
-            settings.slack_posts_per_second, settings.slack_updates_per_minute, settings.slack_history_per_minute))
+            settings.slack_posts_per_second, settings.slack_updates_per_minute, settings.slack_history_per_minute,
+            store=core.store))
         self.mode: Literal["socket", "http"] = "socket" if settings.slack_app_token else "http"
         signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
         if self.mode == "http" and not signing_secret:
