@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from typing import Annotated
 
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     discord_gateway_url: str = Field("wss://gateway.discord.gg/", description="Discord gateway URL")
     discord_guild_id: int | None = Field(None, description="sync slash commands to this guild only (development)")
     discord_ignore_bots: bool = Field(True, description="ignore audio posted by other bots")
+    discord_shard_count: int | None = Field(
+        None, ge=1, description="gateway shards of the bot in all (replicas split them; unset: one connection)"
+    )
+    discord_shard_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated shards this replica connects (each below the shard count; unset: all of them)",
+    )
 
     # --- summaries (bot/summary: resolved by bot.summary.chat.llm_endpoint) ---------------------
     llm_base_url: str | None = Field(
@@ -169,6 +176,25 @@ class Settings(BaseSettings):
                 raise ValueError("the list has separators but no entries; leave it unset for none")
             return items
         return list(value or [])  # type: ignore[call-overload]
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _split_shard_ids(cls, value: object) -> list[object]:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return list(value or [])  # type: ignore[call-overload]
+
+    @model_validator(mode="after")
+    def _shards_within_count(self) -> Settings:
+        # A shard id the count does not cover is closed by Discord (4010) only after connecting: said here.
+        if self.discord_shard_ids:
+            if self.discord_shard_count is None:
+                raise ValueError("VOXNOTE_DISCORD_SHARD_IDS needs VOXNOTE_DISCORD_SHARD_COUNT")
+            wrong = [i for i in self.discord_shard_ids if not 0 <= i < self.discord_shard_count]
+            if wrong or len(set(self.discord_shard_ids)) != len(self.discord_shard_ids):
+                raise ValueError(f"VOXNOTE_DISCORD_SHARD_IDS must be distinct numbers from 0 to "
+                                 f"{self.discord_shard_count - 1} (VOXNOTE_DISCORD_SHARD_COUNT), not {wrong or 'repeated'}")
+        return self
 
     @field_validator("api_keys", mode="after")
     @classmethod

@@ -157,6 +157,21 @@ class VoxnoteClient(discord.Client):
 
 
 
+class ShardedVoxnoteClient(VoxnoteClient, discord.AutoShardedClient):
+    """The same bot over the gateway shards this replica runs (VOXNOTE_DISCORD_SHARD_IDS of
+    VOXNOTE_DISCORD_SHARD_COUNT): Discord sends each guild's events on one shard only, so replicas split
+    the guilds; replies go over REST, which any replica may use for any channel."""
+
+
+def client_class(settings: Settings) -> tuple[type[VoxnoteClient], dict[str, Any]]:
+    """The client for the configured sharding and its options: one plain connection unless a shard count is
+    set. Without shard ids, this replica runs every shard (discord.py's AutoShardedClient)."""
+    if settings.discord_shard_count is None:
+        return VoxnoteClient, {}
+    return ShardedVoxnoteClient, {"shard_count": settings.discord_shard_count,
+                                  "shard_ids": settings.discord_shard_ids or None}
+
+
 class DiscordBot:
     """Owns the client for `voxnote run`: `start()` returns once connected, `stop()` disconnects.
 
@@ -212,13 +227,15 @@ class DiscordBot:
     async def _run(self) -> None:
         assert self.settings.discord_token is not None
         token = self.settings.discord_token.get_secret_value()
+        make, sharding = client_class(self.settings)
         while True:
-            client = VoxnoteClient(
+            client = make(
                 self.settings,
                 self.core,
                 self.platform,
                 intents=gateway_intents(self.message_content),
                 guild_ready_timeout=self._guild_ready_timeout,
+                **sharding,
             )
             self.platform.ready.clear()
             self.client = self.platform.client = client
