@@ -6,6 +6,7 @@ event never loses it nor handles it twice (the job's key is the note's idempoten
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -70,6 +71,9 @@ class Voxnote:
         self._deleted: set[str] = set()
         # Jobs waiting for a retry, and when it is due (what `wait_idle` waits for).
         self._retries: dict[str, float] = {}
+        # Notes between "job stored" and "placeholder task registered": a worker that takes one of them in
+        # that moment (woken by another note's notice) waits, instead of posting a second reply.
+        self._submitting: dict[str, asyncio.Event] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -139,6 +143,16 @@ class Voxnote:
             chan = await self.store.get_settings(note.platform, note.workspace_id, note.channel_id)
             if not chan.auto_transcribe:
                 return False
+        key = note.idempotency_key
+        submitting = self._submitting.setdefault(key, asyncio.Event())
+        try:
+            return await self._submit(note, platform, on_demand)
+        finally:
+            if self._submitting.get(key) is submitting:
+                del self._submitting[key]
+            submitting.set()
+
+    async def _submit(self, note: AudioNote, platform: ChatPlatform, on_demand: bool) -> bool:
         if not await self.store.add_job(note, on_demand):
             if (note.language is not None or note.translate) and await self._redo(note):
                 return True
@@ -152,6 +166,7 @@ class Voxnote:
         if note.unresolved:
             # Nothing is posted before the platform says the message holds audio at all.
             self._wake.set()
+            await self.store.announce_work()
             return True
         # The reply appears at once, even when the workers are busy with other notes.
         key = note.idempotency_key
@@ -195,6 +210,10 @@ class Voxnote:
         except Exception:
             # The worker posts the reply itself when this failed.
             log.warning("could not post the placeholder for %s", key, exc_info=True)
+        # Only now are other replicas told of the job: one that took it before its reply exists would post
+        # a reply of its own. (Their poll may still take it early; see docs on replicas.)
+        with contextlib.suppress(Exception):
+            await self.store.announce_work()
 
     async def remember(self, notes: list[AudioNote]) -> None:
         """Keep what a message with media holds, so a later request needs no platform look-up."""
@@ -221,6 +240,9 @@ class Voxnote:
         log.info("%s resolved into %d note(s)", job.key, len(notes))
 
     async def _reply_for(self, job: Job, platform: ChatPlatform) -> MessageRef:
+        arriving = self._submitting.get(job.key)
+        if arriving is not None:
+            await arriving.wait()
         pending = self._placeholders.get(job.key)
         if pending is not None:
             await asyncio.shield(pending)

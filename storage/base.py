@@ -38,6 +38,10 @@ class Store(ABC):
         process per database (SQLite), the core wakes its own workers when it queues a note."""
         await asyncio.sleep(timeout)
 
+    async def announce_work(self) -> None:
+        """Tell the idle workers of every process on the database that a job is ready (a new note whose
+        reply now exists). This default does nothing: one process wakes its own workers."""
+
     #: Whether processes on this database must share platform rate budgets through it (`take_rate_slot`).
     #: SQLite has one process, which paces itself in memory.
     shares_rate_budgets: bool = False

@@ -162,6 +162,9 @@ class PostgresStore(Store):
         assert self._listener_pid is not None
         return self._listener_pid
 
+    async def announce_work(self) -> None:
+        await self._execute("SELECT pg_notify(%s, current_schema())", (JOBS_CHANNEL,))
+
     async def _listen(self) -> None:
         """One connection per store LISTENs for announced work, for as long as the store is open. When it
         breaks, it listens again, and wakes the workers then: a job queued while it was deaf is not
@@ -279,9 +282,11 @@ class PostgresStore(Store):
 
     async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
         now = time.time()
-        return await self._queue(
+        # Not announced here: the core announces a new note once its reply is posted (`announce_work`), or
+        # another replica would take the job at once and post a second reply.
+        return await self._execute(
             "INSERT INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING RETURNING status",
+            " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING",
             (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), on_demand, now, now),
         ) == 1
 
