@@ -6,7 +6,6 @@ event never loses it nor handles it twice (the job's key is the note's idempoten
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -153,7 +152,10 @@ class Voxnote:
             submitting.set()
 
     async def _submit(self, note: AudioNote, platform: ChatPlatform, on_demand: bool) -> bool:
-        if not await self.store.add_job(note, on_demand):
+        # Several replicas: the job is held by this one until its reply is posted, or another replica's
+        # worker could take it first and post a reply of its own. (Unresolved notes get no reply yet.)
+        held = self.store.several_processes and not note.unresolved
+        if not await self.store.add_job(note, on_demand, hold_s=self.settings.lease_seconds if held else 0.0):
             if (note.language is not None or note.translate) and await self._redo(note):
                 return True
             # Asking again for a note that failed retries it, in the reply it already has.
@@ -166,11 +168,10 @@ class Voxnote:
         if note.unresolved:
             # Nothing is posted before the platform says the message holds audio at all.
             self._wake.set()
-            await self.store.announce_work()
             return True
         # The reply appears at once, even when the workers are busy with other notes.
         key = note.idempotency_key
-        task = asyncio.create_task(self._post_placeholder(key, note, platform))
+        task = asyncio.create_task(self._post_placeholder(key, note, platform, held))
         self._placeholders[key] = task
         task.add_done_callback(lambda _t: self._placeholders.pop(key, None))
         self._wake.set()
@@ -194,7 +195,7 @@ class Voxnote:
         self._wake.set()
         return True
 
-    async def _post_placeholder(self, key: str, note: AudioNote, platform: ChatPlatform) -> None:
+    async def _post_placeholder(self, key: str, note: AudioNote, platform: ChatPlatform, held: bool = False) -> None:
         try:
             ahead, ahead_here = await self.store.queued_ahead(key)
             # A worker may have taken the note meanwhile: then it counts in `_running` but waits for nothing.
@@ -210,10 +211,13 @@ class Voxnote:
         except Exception:
             # The worker posts the reply itself when this failed.
             log.warning("could not post the placeholder for %s", key, exc_info=True)
-        # Only now are other replicas told of the job: one that took it before its reply exists would post
-        # a reply of its own. (Their poll may still take it early; see docs on replicas.)
-        with contextlib.suppress(Exception):
-            await self.store.announce_work()
+        if held:
+            try:
+                # Any replica's worker may take it now (the store announces it): its reply exists.
+                await self.store.release_job(key)
+            except Exception:
+                log.warning("could not release %s; it runs once its hold expires", key, exc_info=True)
+            self._wake.set()
 
     async def remember(self, notes: list[AudioNote]) -> None:
         """Keep what a message with media holds, so a later request needs no platform look-up."""

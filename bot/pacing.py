@@ -94,7 +94,7 @@ def shared(local: Limiter, store: Store | None, key: str, limit: float, period: 
     """`local`, also counted in the database's window for `key` when `store` shares rate budgets between
     processes. The window holds `limit` sends per `period` s: for a token bucket of `limit` tokens refilled
     over `period`, never more in any stretch of time than the bucket itself would let through."""
-    if store is None or not store.shares_rate_budgets:
+    if store is None or not store.several_processes:
         return local
     return SharedLimiter(local, store, key, max(1, int(limit)), period)
 

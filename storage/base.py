@@ -38,18 +38,15 @@ class Store(ABC):
         process per database (SQLite), the core wakes its own workers when it queues a note."""
         await asyncio.sleep(timeout)
 
-    async def announce_work(self) -> None:
-        """Tell the idle workers of every process on the database that a job is ready (a new note whose
-        reply now exists). This default does nothing: one process wakes its own workers."""
-
-    #: Whether processes on this database must share platform rate budgets through it (`take_rate_slot`).
-    #: SQLite has one process, which paces itself in memory.
-    shares_rate_budgets: bool = False
+    #: Whether several processes may work on this database (PostgreSQL): they then share platform rate
+    #: budgets through it (`take_rate_slot`), and hold a new note's job while posting its reply
+    #: (`add_job(hold_s=...)`). SQLite has one process, which paces itself in memory.
+    several_processes: bool = False
 
     async def take_rate_slot(self, key: str, limit: int, period: float) -> float:
         """Take one of the `limit` sends that `key` (a platform method, a channel) may make in any `period`
         seconds, counted over every process on the database: 0.0 when taken, else the seconds until one
-        frees (nothing is taken then). Only stores that `shares_rate_budgets` count; others grant all."""
+        frees (nothing is taken then). Only stores that `several_processes` count; others grant all."""
         return 0.0
 
     @abstractmethod
@@ -71,8 +68,16 @@ class Store(ABC):
         """Back to the defaults."""
 
     @abstractmethod
-    async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
-        """Store a job for the note; False when a job with the same idempotency key already exists."""
+    async def add_job(self, note: AudioNote, on_demand: bool = False, hold_s: float = 0.0) -> bool:
+        """Store a job for the note; False when a job with the same idempotency key already exists.
+
+        With `hold_s`, the job is stored leased to the caller for that long (running, as if taken): no
+        other process takes it before `release_job`, or before the hold expires if the caller died. The
+        caller posts the note's reply meanwhile, so no other replica posts a second one."""
+
+    @abstractmethod
+    async def release_job(self, key: str) -> None:
+        """Queue a job held by `add_job(hold_s=...)` for any worker (unless it ended meanwhile: deleted)."""
 
     @abstractmethod
     async def revive_job(self, key: str) -> bool:

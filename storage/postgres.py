@@ -162,9 +162,6 @@ class PostgresStore(Store):
         assert self._listener_pid is not None
         return self._listener_pid
 
-    async def announce_work(self) -> None:
-        await self._execute("SELECT pg_notify(%s, current_schema())", (JOBS_CHANNEL,))
-
     async def _listen(self) -> None:
         """One connection per store LISTENs for announced work, for as long as the store is open. When it
         breaks, it listens again, and wakes the workers then: a job queued while it was deaf is not
@@ -225,7 +222,7 @@ class PostgresStore(Store):
 
     # --- shared rate budgets ---------------------------------------------------------------------
 
-    shares_rate_budgets = True
+    several_processes = True
 
     async def take_rate_slot(self, key: str, limit: int, period: float) -> float:
         # One statement: the row lock ON CONFLICT takes serialises every replica's takers of a key. Times
@@ -280,15 +277,24 @@ class PostgresStore(Store):
 
     # --- jobs -------------------------------------------------------------------------------------
 
-    async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
+    async def add_job(self, note: AudioNote, on_demand: bool = False, hold_s: float = 0.0) -> bool:
         now = time.time()
-        # Not announced here: the core announces a new note once its reply is posted (`announce_work`), or
-        # another replica would take the job at once and post a second reply.
-        return await self._execute(
-            "INSERT INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING",
-            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), on_demand, now, now),
+        status, until = ("running", now + hold_s) if hold_s > 0 else ("queued", None)
+        # Announced only when queued: a held job is announced by `release_job`, once its reply exists (another
+        # replica taking it before would post a second reply).
+        return await self._queue(
+            "INSERT INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at, status,"
+            " lease_until) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING RETURNING status",
+            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), on_demand, now, now,
+             status, until),
         ) == 1
+
+    async def release_job(self, key: str) -> None:
+        await self._queue(
+            "UPDATE jobs SET status='queued', lease_until=NULL, updated_at=%s WHERE key=%s AND status='running'"
+            " RETURNING status",
+            (time.time(), key),
+        )
 
     async def revive_job(self, key: str) -> bool:
         return await self._queue(

@@ -75,15 +75,23 @@ class SQLiteStore(Store):
 
     # --- jobs -------------------------------------------------------------------------------------
 
-    async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
+    async def add_job(self, note: AudioNote, on_demand: bool = False, hold_s: float = 0.0) -> bool:
         """Store a job for the note; False when a job with the same idempotency key already exists."""
         now = time.time()
+        status, until = ("running", now + hold_s) if hold_s > 0 else ("queued", None)
         cur = await self._db.execute(
-            "INSERT OR IGNORE INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), int(on_demand), now, now),
+            "INSERT OR IGNORE INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at,"
+            " status, lease_until) VALUES (?,?,?,?,?,?,?,?,?)",
+            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), int(on_demand), now, now,
+             status, until),
         )
         return cur.rowcount == 1
+
+    async def release_job(self, key: str) -> None:
+        await self._db.execute(
+            "UPDATE jobs SET status='queued', lease_until=NULL, updated_at=? WHERE key=? AND status='running'",
+            (time.time(), key),
+        )
 
     async def revive_job(self, key: str) -> bool:
         """Queue a failed job again with a fresh attempt budget (a person asked to retry it)."""

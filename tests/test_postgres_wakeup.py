@@ -12,6 +12,7 @@ import asyncio
 import time
 
 import psycopg
+import pytest
 import pytest_asyncio
 
 from bot.core import Voxnote
@@ -48,12 +49,12 @@ class SlowToPost(RecordingPlatform):
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def replicas(postgres_backend: Backend):
-    """The receiving replica (a core without workers) and the working one (its poll a minute long), each on
-    its own store on one database, and the platform both talk to."""
+async def replicas(postgres_backend: Backend, request: pytest.FixtureRequest):
+    """The receiving replica (a core without workers) and the working one (its poll a minute long unless
+    the test asks for another), each on its own store on one database, and the platform both talk to."""
     worker_store, other = await postgres_backend.open(), await postgres_backend.open()
     assert isinstance(worker_store, PostgresStore)
-    worker_store.work_poll_seconds = NO_POLL_SECONDS
+    worker_store.work_poll_seconds = getattr(request, "param", NO_POLL_SECONDS)
     platform = SlowToPost()
     transcriber = ScriptedTranscriber([Segment(text="Heard you.", start=0, end=1)], delay=0)
     core = Voxnote(postgres_backend.settings(jobs_concurrency=2), worker_store, transcriber)
@@ -91,6 +92,28 @@ async def test_a_replica_woken_for_a_new_note_does_not_race_its_placeholder(repl
     assert await _finished(worker_store, note.idempotency_key) == JobStatus.done
     [reply] = platform.of("post_reply")  # the receiver's placeholder, finished by the other replica
     assert platform.texts(reply.ref.message_id)[-1] == "Heard you."
+
+
+@pytest.mark.parametrize("replicas", [0.05], indirect=True, ids=["polling"])
+async def test_another_replica_polling_meanwhile_leaves_a_new_note_to_its_placeholder(replicas) -> None:
+    """The poll finds jobs nobody announced: it must not find a new note before its reply is posted."""
+    core, worker_store, receiver, platform = replicas
+    platform.post_delay = 0.5
+    note = platform.note(b"audio", message_id="polled")
+    assert await receiver.submit(note, platform)
+    assert await _finished(worker_store, note.idempotency_key) == JobStatus.done
+    [reply] = platform.of("post_reply")
+    assert platform.texts(reply.ref.message_id)[-1] == "Heard you."
+
+
+@pytest.mark.parametrize("replicas", [0.2], indirect=True, ids=["polling"])
+async def test_a_note_held_by_a_replica_that_died_is_taken_when_the_hold_expires(replicas) -> None:
+    core, worker_store, receiver, platform = replicas
+    note = platform.note(b"audio", message_id="orphan")
+    assert await receiver.store.add_job(note, hold_s=0.5)  # ... and the receiver died before its reply
+    assert await _finished(worker_store, note.idempotency_key) == JobStatus.done
+    assert (await worker_store.get_job(note.idempotency_key)).lost_leases == 1
+    assert len(platform.of("post_reply")) == 1
 
 
 async def test_a_killed_listener_comes_back_and_the_job_is_still_taken(replicas, postgres_backend: Backend) -> None:
@@ -138,9 +161,10 @@ async def test_a_worker_woken_while_a_note_is_stored_waits_for_its_placeholder(p
     core.register(platform, Platform.console)  # type: ignore[arg-type]
     stored = store.add_job
 
-    async def add_job_while_another_replica_announces(note, on_demand=False):
-        added = await stored(note, on_demand)
-        await other.announce_work()  # some other note, announced just now
+    async def add_job_while_another_replica_announces(note, on_demand=False, hold_s=0.0):
+        added = await stored(note, on_demand, hold_s)
+        # Some other note, stored (and so announced) by another replica just now.
+        await other.add_job(platform.note(b"audio", message_id="elsewhere"))
         await asyncio.sleep(0.3)  # the notice arrives (and wakes the worker) before `submit` goes on
         return added
 
@@ -153,7 +177,7 @@ async def test_a_worker_woken_while_a_note_is_stored_waits_for_its_placeholder(p
         assert await core.submit(note, platform)
         assert await _finished(store, note.idempotency_key) == JobStatus.done
         await core.wait_idle(timeout=10)  # the placeholder task too, had it gone on to post
-        [reply] = platform.of("post_reply")
+        [reply] = [c for c in platform.of("post_reply") if c.ref.thread_id == "just-stored"]
         assert platform.texts(reply.ref.message_id)[-1] == "Heard you."
     finally:
         await core.stop(grace=5)

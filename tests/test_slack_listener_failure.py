@@ -18,10 +18,10 @@ def fail_first_add_job(store) -> None:
     real = store.add_job
     failures = [sqlite3.OperationalError("disk I/O error")]
 
-    async def add_job(note, on_demand=False):
+    async def add_job(note, on_demand=False, **options):
         if failures:
             raise failures.pop()
-        return await real(note, on_demand)
+        return await real(note, on_demand, **options)
 
     store.add_job = add_job
 
