@@ -89,6 +89,28 @@ class SharedLimiter:
             self._refused_until = time.monotonic() + wait
             await asyncio.sleep(wait)
 
+    async def try_acquire(self) -> bool:
+        """Take a slot only if one is free now, in this process and in the database; never waits long."""
+        if not self.has_capacity():
+            return False
+        await self.local.acquire()
+        wait = await self.store.take_rate_slot(self.key, self.limit, self.period)
+        if wait > 0:
+            self._refused_until = time.monotonic() + wait
+            return False
+        return True
+
+
+async def try_acquire(limiter: Limiter) -> bool:
+    """Acquire `limiter` if that needs no waiting (for a caller that would rather defer its work); a
+    shared limiter asks the database too, which `has_capacity` alone cannot."""
+    if isinstance(limiter, SharedLimiter):
+        return await limiter.try_acquire()
+    if not limiter.has_capacity():
+        return False
+    await limiter.acquire()
+    return True
+
 
 def shared(local: Limiter, store: Store | None, key: str, limit: float, period: float) -> Limiter:
     """`local`, also counted in the database's window for `key` when `store` shares rate budgets between

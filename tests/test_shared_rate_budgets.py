@@ -15,7 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.platform import SlackPacing, SlackPlatform
 from adapters.slack.runner import make_client
 from bot.config import Settings
-from bot.models import MessageRef, Platform
+from bot.errors import Deferred
+from bot.models import AudioNote, MessageRef, Platform
 from storage import Store
 from tests.fixtures.slack import FakeSlack, Limit
 from tests.fixtures.stores import Backend
@@ -64,3 +65,24 @@ async def test_two_replicas_bursting_into_one_channel_keep_slacks_limits(
         # The control: the fake is strict, and two processes pacing alone jointly exceed its limits.
         assert "chat.postMessage" in refused and "chat.update" in refused, refused
     fake_slack.rate_limited.clear()  # checked here, in both directions
+
+
+async def test_a_replica_defers_a_reply_search_when_another_spent_the_shared_budget(
+    postgres_backend: Backend, fake_slack: FakeSlack
+) -> None:
+    """conversations.replies allows non-Marketplace apps about one call a minute: once one replica made it,
+    the other's search is deferred at once (the job waits in the queue) rather than holding a worker."""
+    parent = fake_slack.user_message(CHANNEL, [])
+    note = AudioNote(platform=Platform.slack, workspace_id=fake_slack.team_id, channel_id=CHANNEL,
+                     message_id=parent["ts"], attachment_id="F0NOTE", filename="note.ogg", size=1)
+    stores = [await postgres_backend.open(), await postgres_backend.open()]
+    try:
+        first, second = (_replica(fake_slack, store) for store in stores)
+        assert await asyncio.wait_for(first.find_reply(note), 5) is None  # searched: no earlier reply
+        with pytest.raises(Deferred):
+            await asyncio.wait_for(second.find_reply(note), 5)
+    finally:
+        for store in stores:
+            await store.close()
+    assert len(fake_slack.calls_to("conversations.replies")) == 1
+    assert fake_slack.rate_limited == []

@@ -15,7 +15,7 @@ from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
 from bot.errors import AudioTooLarge, Deferred, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
-from bot.pacing import KeyedLimiter, available, shared
+from bot.pacing import KeyedLimiter, available, shared, try_acquire
 from bot.retry import is_retryable_status, parse_retry_after
 from storage import Store
 
@@ -113,11 +113,10 @@ class SlackPlatform:
         thread_ts = note.thread_id or note.message_id
         cursor: str | None = None
         for _ in range(REPLY_LOOKUP_PAGES):
-            if not self.pacing.replies.has_capacity():
+            if not await try_acquire(self.pacing.replies):
                 # Waiting here would hold a worker for up to a minute: the job waits in the queue instead.
                 raise Deferred("conversations.replies budget spent", retry_after=self.pacing.replies_period)
             try:
-                await self.pacing.replies.acquire()
                 resp = await self.client.conversations_replies(
                     channel=note.channel_id, ts=thread_ts, oldest=note.message_id, inclusive=True,
                     include_all_metadata=True, limit=REPLIES_PAGE, cursor=cursor,
