@@ -196,6 +196,8 @@ class Voxnote:
         return True
 
     async def _post_placeholder(self, key: str, note: AudioNote, platform: ChatPlatform, held: bool = False) -> None:
+        # The hold is renewed like a running job's lease: posting may wait long for a busy channel's budget.
+        hold = asyncio.create_task(self._keep_lease(key)) if held else None
         try:
             ahead, ahead_here = await self.store.queued_ahead(key)
             # A worker may have taken the note meanwhile: then it counts in `_running` but waits for nothing.
@@ -211,7 +213,8 @@ class Voxnote:
         except Exception:
             # The worker posts the reply itself when this failed.
             log.warning("could not post the placeholder for %s", key, exc_info=True)
-        if held:
+        if hold is not None:
+            hold.cancel()
             try:
                 # Any replica's worker may take it now (the store announces it): its reply exists.
                 await self.store.release_job(key)

@@ -106,6 +106,21 @@ async def test_another_replica_polling_meanwhile_leaves_a_new_note_to_its_placeh
     assert platform.texts(reply.ref.message_id)[-1] == "Heard you."
 
 
+@pytest.mark.parametrize("replicas", [0.05], indirect=True, ids=["polling"])
+async def test_a_hold_outlasting_the_lease_is_renewed_while_the_reply_waits(replicas) -> None:
+    """Posting the reply waits longer than a lease (a channel's budget is spent): the hold is renewed, so
+    the other replica does not take the note meanwhile."""
+    core, worker_store, receiver, platform = replicas
+    receiver.settings.lease_seconds = 0.6
+    platform.post_delay = 1.5
+    note = platform.note(b"audio", message_id="slow-channel")
+    assert await receiver.submit(note, platform)
+    assert await _finished(worker_store, note.idempotency_key) == JobStatus.done
+    [reply] = platform.of("post_reply")
+    assert platform.texts(reply.ref.message_id)[-1] == "Heard you."
+    assert (await worker_store.get_job(note.idempotency_key)).lost_leases == 0
+
+
 @pytest.mark.parametrize("replicas", [0.2], indirect=True, ids=["polling"])
 async def test_a_note_held_by_a_replica_that_died_is_taken_when_the_hold_expires(replicas) -> None:
     core, worker_store, receiver, platform = replicas
