@@ -1,0 +1,213 @@
+"""`/voxnote search <words>` as people use it: real slack-bolt and discord.py against the fakes, the
+console adapter, and the `voxnote search` CLI as a subprocess, over real SQLite files.
+
+A note is transcribed, then found by its words (highlighted, with who, when and a link), only in the
+channel it was posted in, and no longer once deleted, forgotten or past the retention."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiosqlite
+from rich.console import Console
+
+from adapters.console import run_console
+from bot.config import Settings
+from bot.core import Voxnote
+from bot.models import AudioNote, Platform, Segment
+from storage import SQLiteStore
+from tests.fixtures.discord import ADMIN_PERMISSIONS, EPHEMERAL, FakeDiscord
+from tests.fixtures.slack import FakeSlack
+from tests.fixtures.transcriber import ScriptedTranscriber
+
+ROOT = Path(__file__).resolve().parents[1]
+SEGMENTS = [Segment(text="The quarterly budget review moves to Thursday.", start=0, end=2)]
+OGG = b"OggS\x00\x02" + bytes(2000)
+CHANNEL, OTHER = "C0GENERAL", "C0RANDOM"
+
+
+# --- Slack ------------------------------------------------------------------------------------------
+
+async def _slack_note(h, fake: FakeSlack, channel: str, user: str = "U0ALICE") -> dict:
+    msg = fake.user_message(channel, [fake.add_file(OGG)], user=user)
+    await h.deliver(fake.event_callback(msg))
+    await fake.wait_for(lambda: any(m["text"] == SEGMENTS[0].text for m in fake.bot_messages(channel, msg["ts"])))
+    await h.core.wait_idle()
+    return msg
+
+
+async def test_slack_search_finds_the_note_in_this_channel_only(slack_harness, fake_slack: FakeSlack) -> None:
+    h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    here = await _slack_note(h, fake_slack, CHANNEL, user="U0ALICE")
+    there = await _slack_note(h, fake_slack, OTHER, user="U0BOB")
+    posted_before = len(fake_slack.calls_to("chat.postMessage"))
+
+    answer = await h.command("search budget THURSDAY", user="U0CAROL")
+    assert answer["response_type"] == "ephemeral"
+    text = answer["text"]
+    assert "*budget*" in text and "*Thursday*" in text and "**" not in text  # Slack's bold, not Markdown's
+    assert "<@U0ALICE>" in text  # who posted it, as Slack shows a person
+    link = f"https://voxnote-test.slack.com/archives/{CHANNEL}/p{here['ts'].replace('.', '')}"
+    assert link in text
+    assert OTHER not in text and "U0BOB" not in text and there["ts"].replace(".", "") not in text
+    assert time.strftime("%Y-%m-%d", time.gmtime()) in text
+    # The answer goes to the asker alone: nothing was posted in the channel for it.
+    assert len(fake_slack.calls_to("chat.postMessage")) == posted_before
+
+    elsewhere = (await h.command("search budget", channel=OTHER))["text"]
+    assert "<@U0BOB>" in elsewhere and "U0ALICE" not in elsewhere
+
+
+async def test_slack_search_forgets_deleted_forgotten_and_expired_notes(slack_harness, fake_slack: FakeSlack) -> None:
+    fake_slack.users["U0ADMIN"] = {"is_admin": True}
+    h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    gone = await _slack_note(h, fake_slack, CHANNEL)
+    await _slack_note(h, fake_slack, OTHER)
+    await h.deliver(fake_slack.event_callback(fake_slack.user_deletes(gone)))
+    await fake_slack.wait_for(lambda: not fake_slack.bot_messages(CHANNEL, thread_ts=gone["ts"]))
+    assert "No stored transcript in this channel" in (await h.command("search budget"))["text"]
+
+    assert "budget" in (await h.command("search budget", channel=OTHER))["text"]
+    await h.command("forget", user="U0ADMIN", channel=OTHER)
+    assert "No stored transcript" in (await h.command("search budget", channel=OTHER))["text"]
+
+    old = await _slack_note(h, fake_slack, CHANNEL)
+    assert old["ts"].replace(".", "") in (await h.command("search budget"))["text"]
+    async with aiosqlite.connect(h.settings.db_path) as db:  # the note is now past the retention
+        await db.execute("UPDATE transcripts SET created_at = ?", (time.time() - 86400 * (h.settings.retention_days + 1),))
+        await db.commit()
+    assert await h.store.purge_transcripts(h.settings.retention_days) == 1  # what the core's retention runs
+    assert "No stored transcript" in (await h.command("search budget"))["text"]
+
+
+async def test_slack_search_input_never_breaks_and_empty_gets_usage(slack_harness, fake_slack: FakeSlack) -> None:
+    h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    await _slack_note(h, fake_slack, CHANNEL)
+    assert "usage: `/voxnote search &lt;words&gt;`" in (await h.command("search"))["text"]
+    assert "usage" in (await h.command('search "" * -'))["text"]
+    for typed in ('"budget', "budget*", "NEAR(budget review)", "body:budget", "-budget", "<!channel> budget"):
+        text = (await h.command(f"search {typed}"))["text"]
+        assert "*budget*" in text or "No stored transcript" in text, (typed, text)
+        assert "<!channel>" not in text  # what a person typed is echoed escaped
+    assert "search &lt;words&gt;" in (await h.command("help"))["text"]
+
+
+# --- Discord ----------------------------------------------------------------------------------------
+
+async def ask(fake: FakeDiscord, payload: dict) -> str:
+    await fake.interact(payload)
+    answers = await fake.wait_for(lambda: [a for a in fake.answers_to(payload) if a["data"].get("content")])
+    return "\n".join(a["data"]["content"] for a in answers)
+
+
+async def test_discord_search_is_ephemeral_scoped_and_forgets(discord_harness, fake_discord: FakeDiscord) -> None:
+    other = fake_discord.add_text_channel("random")
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    note = await fake_discord.post_voice_message(OGG)
+    await h.transcribed(note)
+    elsewhere = await fake_discord.post_voice_message(OGG, channel_id=other["id"])
+    await h.transcribed(elsewhere)
+
+    command = fake_discord.slash_command("search", {"words": "budget thursday"})
+    text = await ask(fake_discord, command)
+    assert fake_discord.answers_to(command)[0]["data"]["flags"] & EPHEMERAL
+    assert "**budget**" in text and "**Thursday**" in text
+    assert f"<@{fake_discord.alice['id']}>" in text
+    assert f"https://discord.com/channels/{fake_discord.guild_id}/{fake_discord.channel_id}/{note['id']}" in text
+    assert elsewhere["id"] not in text and other["id"] not in text
+
+    in_other = await ask(fake_discord, fake_discord.slash_command("search", {"words": "budget"}, channel_id=other["id"]))
+    assert elsewhere["id"] in in_other and note["id"] not in in_other
+
+    await fake_discord.user_deletes(note["id"])
+    for _ in range(100):  # the deletion event is handled asynchronously
+        if not await h.store.search_transcripts("budget", channel_ids=[fake_discord.channel_id]):
+            break
+        await asyncio.sleep(0.05)
+    assert "No stored transcript" in await ask(fake_discord, fake_discord.slash_command("search", {"words": "budget"}))
+
+    await ask(fake_discord, fake_discord.slash_command("forget", channel_id=other["id"], permissions=ADMIN_PERMISSIONS))
+    assert "No stored transcript" in await ask(
+        fake_discord, fake_discord.slash_command("search", {"words": "budget"}, channel_id=other["id"]))
+
+
+async def test_discord_search_respects_the_retention(discord_harness, fake_discord: FakeDiscord) -> None:
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+    note = await fake_discord.post_voice_message(OGG)
+    await h.transcribed(note)
+    assert note["id"] in await ask(fake_discord, fake_discord.slash_command("search", {"words": "budget"}))
+    await h.close()
+    # A restart with a retention the note is past: the core's retention purge runs at start.
+    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0), retention_days=0)
+    for _ in range(100):
+        if not await h.store.search_transcripts("budget"):
+            break
+        await asyncio.sleep(0.05)
+    assert "No stored transcript" in await ask(fake_discord, fake_discord.slash_command("search", {"words": "budget"}))
+
+
+# --- console and CLI --------------------------------------------------------------------------------
+
+async def test_console_search_finds_a_transcribed_file(tmp_path: Path) -> None:
+    audio = tmp_path / "standup.ogg"
+    audio.write_bytes(OGG)
+    settings = Settings(_env_file=None, db_path=tmp_path / "v.db")  # type: ignore[call-arg]
+    store = await SQLiteStore.open(settings.db_path)
+    core = Voxnote(settings, store, ScriptedTranscriber(SEGMENTS, delay=0))
+    await core.start()
+    out = io.StringIO()
+    try:
+        await run_console(core, io.StringIO(f"{audio}\n"), Console(file=out, width=200))
+        # A second session reads the same database: search, then forget, then search again.
+        lines = "/voxnote search budget\n/voxnote search lunch\n/voxnote forget\ny\n/voxnote search budget\n"
+        out = io.StringIO()
+        await run_console(core, io.StringIO(lines), Console(file=out, width=200))
+    finally:
+        await core.stop(grace=5)
+        await store.close()
+    printed = out.getvalue()
+    hit, rest = printed.split("No stored transcript", 1)
+    assert "budget" in hit and "Thursday" in hit and "**" not in hit  # bold on a terminal, no markers
+    assert "message n1-standup.ogg" in hit  # the note's tag in the console's replies
+    assert rest.count("No stored transcript") == 1  # `lunch` finds nothing, nor `budget` once forgotten
+    assert "Deleted 1 stored transcript" in rest
+
+
+def _voxnote(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VOXNOTE_", "SLACK_", "DISCORD_"))}
+    return subprocess.run([sys.executable, "-m", "bot.cli", "search", *args], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, env={**env, "VOXNOTE_DB_PATH": str(db)})
+
+
+async def test_cli_search_reads_the_local_database(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    store = await SQLiteStore.open(db)
+    transcript = ScriptedTranscriber(SEGMENTS).transcript()
+    for channel, mid in ((CHANNEL, "1.1"), (OTHER, "2.2")):
+        note = AudioNote(platform=Platform.slack, workspace_id="T1", channel_id=channel, message_id=mid,
+                         author_id="U0ALICE", attachment_id="F" + mid, filename="a.ogg")
+        await store.save_transcript(note, transcript)
+    await store.close()
+
+    every = _voxnote("budget", "thursday", db=db)
+    assert every.returncode == 0, every.stderr
+    assert f"#{CHANNEL} message 1.1" in every.stdout and f"#{OTHER} message 2.2" in every.stdout
+    assert "budget" in every.stdout and "U0ALICE" in every.stdout and "\x02" not in every.stdout
+
+    one = _voxnote("budget", "--channel", OTHER, db=db)
+    assert one.returncode == 0 and CHANNEL not in one.stdout and OTHER in one.stdout
+
+    none = _voxnote("lunch", db=db)
+    assert none.returncode == 1 and "no stored transcript" in none.stderr
+    assert _voxnote('"', "*", db=db).returncode == 2  # nothing searchable: the usage line
+
+    store = await SQLiteStore.open(db)
+    await store.forget_channel(Platform.slack, "T1", OTHER)
+    await store.close()
+    assert OTHER not in _voxnote("budget", db=db).stdout
