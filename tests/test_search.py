@@ -211,3 +211,41 @@ async def test_cli_search_reads_the_local_database(tmp_path: Path) -> None:
     await store.forget_channel(Platform.slack, "T1", OTHER)
     await store.close()
     assert OTHER not in _voxnote("budget", db=db).stdout
+
+
+# --- how a hit is written -----------------------------------------------------------------------------
+
+def test_a_snippet_carries_no_markdown_of_its_own() -> None:
+    from bot.search import MAX_SNIPPET_CHARS, snippet_text
+    from storage.search_text import MARK_END, MARK_START
+
+    raw = f"say *loud* ||secret|| `code` ~gone~ > quoted _it_ {MARK_START}budget{MARK_END} and\nmore"
+    assert snippet_text(raw) == "say loud secret code gone quoted it **budget** and more"
+    cut = snippet_text("x" * 1000 + f" {MARK_START}budget{MARK_END}")
+    assert len(cut) <= MAX_SNIPPET_CHARS + 1 and "**" not in cut
+    half = snippet_text("y " * 139 + f"{MARK_START}budgetbudget{MARK_END}")  # a highlight cut mid-word
+    assert half.count("**") == 2
+
+
+def test_slack_keeps_user_mentions_only_when_asked_and_never_channel_ones() -> None:
+    from adapters.slack.mrkdwn import to_mrkdwn
+
+    text = "— <@U0ALICE> said <!channel> <!here> <@U0BOB|bob> **bold**"
+    assert to_mrkdwn(text) == "— &lt;@U0ALICE&gt; said &lt;!channel&gt; &lt;!here&gt; &lt;@U0BOB|bob&gt; *bold*"
+    assert to_mrkdwn(text, user_mentions=True) == (
+        "— <@U0ALICE> said &lt;!channel&gt; &lt;!here&gt; &lt;@U0BOB|bob&gt; *bold*")
+
+
+def test_permalinks_as_the_platforms_write_them() -> None:
+    from adapters.discord_.platform import DiscordPlatform
+    from adapters.slack.platform import SlackPlatform
+
+    slack = SlackPlatform(client=None)  # type: ignore[arg-type]  # links need no Web API call
+    assert slack.permalink("T1", "C1", "1712.000200", "1712.000200") is None  # before auth.test said where
+    slack.workspace_url = "https://acme.slack.com/"
+    assert slack.permalink("T1", "C1", "1712.000200", "1712.000200") == "https://acme.slack.com/archives/C1/p1712000200"
+    assert slack.permalink("T1", "C1", "1712.000300", "1712.000200") == (
+        "https://acme.slack.com/archives/C1/p1712000300?thread_ts=1712.000200&cid=C1")
+    discord = DiscordPlatform()
+    assert discord.permalink("42", "7", "99", None) == "https://discord.com/channels/42/7/99"
+    assert discord.permalink("dm", "7", "99", None) == "https://discord.com/channels/@me/7/99"
