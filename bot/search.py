@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 #: Notes one answer shows: a search answers a question, it is not an export.
 MAX_HITS = 5
-#: Characters of one snippet as shown (the store bounds it in words already; a word may be long).
-MAX_SNIPPET_CHARS = 280
+#: Characters of one snippet as shown (the store bounds it in words already; a word may be long): five
+#: hits with their links fit one Discord message (2,000 characters).
+MAX_SNIPPET_CHARS = 220
 USAGE = "usage: `/voxnote search <words>`, e.g. `/voxnote search budget review`"
 
 # Markdown that a transcript's words must not start on Slack or Discord (bold, italics, strike, code,

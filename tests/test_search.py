@@ -223,7 +223,7 @@ def test_a_snippet_carries_no_markdown_of_its_own() -> None:
     assert snippet_text(raw) == "say loud secret code gone quoted it **budget** and more"
     cut = snippet_text("x" * 1000 + f" {MARK_START}budget{MARK_END}")
     assert len(cut) <= MAX_SNIPPET_CHARS + 1 and "**" not in cut
-    half = snippet_text("y " * 139 + f"{MARK_START}budgetbudget{MARK_END}")  # a highlight cut mid-word
+    half = snippet_text("y " * 109 + f"{MARK_START}budgetbudget{MARK_END}")  # a highlight cut mid-word
     assert half.count("**") == 2
 
 
@@ -249,3 +249,38 @@ def test_permalinks_as_the_platforms_write_them() -> None:
     discord = DiscordPlatform()
     assert discord.permalink("42", "7", "99", None) == "https://discord.com/channels/42/7/99"
     assert discord.permalink("dm", "7", "99", None) == "https://discord.com/channels/@me/7/99"
+
+
+async def test_five_long_hits_fit_one_discord_message(tmp_path: Path) -> None:
+    from adapters.discord_.platform import DiscordPlatform
+    from bot.search import search_answer
+
+    store = await SQLiteStore.open(tmp_path / "v.db")
+    words = " ".join(f"longword{i:04d}" for i in range(400))
+    for i in range(7):
+        note = AudioNote(platform=Platform.discord, workspace_id="123456789012345678", channel_id="223456789012345678",
+                         message_id=f"3234567890123456{i:02d}", author_id="423456789012345678",
+                         attachment_id=f"a{i}", filename="voice-message.ogg")
+        await store.save_transcript(note, ScriptedTranscriber([Segment(text=f"{words} budget {words}", start=0, end=1)]
+                                                              ).transcript())
+    answer = await search_answer(store, Platform.discord, "123456789012345678", "223456789012345678",
+                                 "budget longword0001", DiscordPlatform())
+    await store.close()
+    assert answer.count("https://discord.com/channels/") == 5
+    assert len(answer) <= 2000, len(answer)
+
+
+async def test_cli_search_reads_a_postgresql_database_too(postgres_backend) -> None:
+    store = await postgres_backend.open()
+    note = AudioNote(platform=Platform.discord, workspace_id="G1", channel_id="7", message_id="99",
+                     author_id="42", attachment_id="a", filename="voice-message.ogg")
+    await store.save_transcript(note, ScriptedTranscriber(SEGMENTS).transcript())
+    await store.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VOXNOTE_", "SLACK_", "DISCORD_"))}
+    found = subprocess.run([sys.executable, "-m", "bot.cli", "search", "thursday", "--platform", "discord"],
+                           capture_output=True, text=True, timeout=60, cwd=ROOT,
+                           env={**env, "VOXNOTE_DATABASE_URL": postgres_backend.database_url,
+                                "VOXNOTE_DB_PATH": str(postgres_backend.db_path)})
+    assert found.returncode == 0, found.stderr
+    assert "discord G1 #7 message 99" in found.stdout and "Thursday" in found.stdout
+    assert not postgres_backend.db_path.exists()  # the PostgreSQL store, not a SQLite file beside it
