@@ -22,7 +22,7 @@ from tests.fixtures.discord import (
 from tests.fixtures.transcriber import ScriptedTranscriber
 
 SEGMENTS = [Segment(text="Hello.", start=0, end=1)]
-SUBCOMMANDS = {"language", "bias", "diarize", "timestamps", "translate", "auto", "summary", "summarize", "settings", "reset", "forget",
+SUBCOMMANDS = {"language", "bias", "diarize", "timestamps", "translate", "auto", "summary", "summarize", "settings", "reset", "forget", "search",
                "help"}
 
 
