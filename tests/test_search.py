@@ -80,7 +80,8 @@ async def test_slack_search_forgets_deleted_forgotten_and_expired_notes(slack_ha
     old = await _slack_note(h, fake_slack, CHANNEL)
     assert old["ts"].replace(".", "") in (await h.command("search budget"))["text"]
     async with aiosqlite.connect(h.settings.db_path) as db:  # the note is now past the retention
-        await db.execute("UPDATE transcripts SET created_at = ?", (time.time() - 86400 * (h.settings.retention_days + 1),))
+        aged = time.time() - 86400 * (h.settings.retention_days + 1)
+        await db.execute("UPDATE transcripts SET created_at = ?", (aged,))
         await db.commit()
     assert await h.store.purge_transcripts(h.settings.retention_days) == 1  # what the core's retention runs
     assert "No stored transcript" in (await h.command("search budget"))["text"]
@@ -122,7 +123,8 @@ async def test_discord_search_is_ephemeral_scoped_and_forgets(discord_harness, f
     assert f"https://discord.com/channels/{fake_discord.guild_id}/{fake_discord.channel_id}/{note['id']}" in text
     assert elsewhere["id"] not in text and other["id"] not in text
 
-    in_other = await ask(fake_discord, fake_discord.slash_command("search", {"words": "budget"}, channel_id=other["id"]))
+    in_other = await ask(fake_discord,
+                         fake_discord.slash_command("search", {"words": "budget"}, channel_id=other["id"]))
     assert elsewhere["id"] in in_other and note["id"] not in in_other
 
     await fake_discord.user_deletes(note["id"])
