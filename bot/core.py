@@ -16,6 +16,7 @@ from datetime import datetime
 
 from bot.platform import ChatPlatform
 from bot.commands import CommandContext, run_command
+from bot.search import NoteLinks
 from bot.config import Settings
 from bot.errors import AudioError, CommandError, Deferred, FetchFailed, NotAllowed, Temporary, TranscriptionRejected
 from bot.metrics import JOBS_FINISHED, JOBS_RETRIED
@@ -446,8 +447,10 @@ class Voxnote:
             platform = self.platforms.get(ctx.platform)
             limit = platform.max_message_chars if platform is not None else 3000
             return await self.summaries.for_thread(ctx.platform, ctx.workspace_id, ctx.channel_id, ctx.thread_id, limit)
+        platform = self.platforms.get(ctx.platform)
+        links = platform if isinstance(platform, NoteLinks) else None
         try:
-            return await run_command(self.store, ctx, text)
+            return await run_command(self.store, ctx, text, links)
         except (CommandError, NotAllowed) as exc:
             return f":warning: {exc}"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript
-from storage.models import Job, JobStatus, StoredTranscript
+from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit
 
 
 class StoreUnavailable(Exception):
@@ -151,3 +151,17 @@ class Store(ABC):
     @abstractmethod
     async def forget_channel(self, platform: Platform, workspace_id: str, channel_id: str) -> int:
         """Delete every transcript of a channel (`/voxnote forget`); returns how many."""
+
+    @abstractmethod
+    async def search_transcripts(
+        self,
+        words: str,
+        *,
+        platform: Platform | None = None,
+        workspace_id: str | None = None,
+        channel_ids: list[str] | None = None,
+        limit: int = 5,
+    ) -> list[TranscriptHit]:
+        """The best matches (at most `limit`) for every word of `words` (each a plain word, never query
+        syntax) among transcripts and their translations, in `channel_ids` of the workspace (None: every
+        channel, for the operator's CLI only); best first. No usable word: no hits."""
