@@ -37,7 +37,7 @@ _DAY = "|".join(DAYS)
 _MONTH = "|".join(MONTHS)
 _ORD = r"\d{1,2}(?:st|nd|rd|th)?"
 _WHEN = (
-    rf"(?:the\s+)?end\s+of\s+(?:the\s+)?(?:day|week|month|quarter|sprint|year)"
+    rf"(?:the\s+)?end\s+of\s+(?:the\s+)?(?:next\s+|this\s+)?(?:day|week|month|quarter|sprint|year)"
     rf"|(?:eod|eow|cob)(?:\s+(?:today|tomorrow|{_DAY}))?"
     rf"|(?:next\s+|this\s+)?(?:{_DAY})(?:\s+(?:morning|afternoon|evening|night))?"
     rf"|tomorrow(?:\s+(?:morning|afternoon|evening))?|tonight|today|next\s+(?:week|month|sprint|quarter)"
@@ -60,17 +60,32 @@ DUE = [
         rf"{_DAY})|(?:the\s+)?end\s+of\s+(?:the\s+)?(?:day|week|month|sprint)|eod|eow)\b"),
 ]
 
-FIRST_PERSON = _rx(r"\b(?:i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|i'm\s+gonna|i\s+shall|"
+# "I'm going to a wedding" goes somewhere; only "going to" + a verb announces work (a determiner after
+# "to" means a place or event, and where people go is not the meeting's business).
+_GOING_TO = r"going\s+to(?!\s+(?:a|an|the|my|our|his|her|their|this|that|see|be)\b)"
+FIRST_PERSON = _rx(rf"\b(?:i'll|i\s+will|i'm\s+{_GOING_TO}|i\s+am\s+{_GOING_TO}|i'm\s+gonna|i\s+shall|"
                    r"i\s+can\s+take\s+care)\b")
 # "I can ..." and "we'll ..." offer or promise; with a deadline attached they are commitments
 # ("I can have it ready by Thursday", "We'll get back to you after the board meeting on the 12th").
 FIRST_PERSON_IF_DUE = _rx(r"\bi\s+can\s+(?!be\b|see\b|hear\b)\w+|"
-                          r"\bwe(?:'ll|\s+will)\s+(?!be\b|see\b|need\b|have\s+to\b|go\s+with\b)\w+")
+                          r"\bwe(?:'ll|\s+will)\s+(?!be\b|see\b|need\b|have\s+to\b|go\s+with\b)\w+|"
+                          # "Let me check with finance and get back to you by Friday": what is done in
+                          # the meeting ("let me share my screen") never has a deadline.
+                          r"\blet\s+me\s+(?!see\b|think\b|know\b)\w+")
 FOR_ME = _rx(r"\b(?:todo|to-do|action\s+items?)\s+for\s+me\b")
-REQUEST = _rx(r"\b(?:can|could|would|will)\s+(?:you|someone|somebody|anyone)\b|\bplease\b|\bkindly\b")
+REQUEST = _rx(r"\b(?:can|could|would|will)\s+(?:you|someone|somebody|anyone|everyone|everybody)\b|\bplease\b|"
+              r"\bkindly\b")
 # A request put to the whole room: whoever says "will do" first does not own it.
 TO_EVERYONE = _rx(r"\b(?:everyone|everybody|all\s+of\s+you|each\s+of\s+you)\b")
+# A proposal to the group ("we should...", "let's...") hands nobody work until it is made concrete: a
+# deadline ("we need to update the status page before the launch") or someone taking it up in reply
+# ("We should migrate the database." "Let's do it."). "We should do karaoke again sometime" stays talk.
 GROUP = _rx(r"\b(?:we\s+(?:need|have|ought)\s+to|we'll\s+need\s+to|we\s+must|we\s+should|let's|let\s+us)\b")
+# Taking up a proposal: "Let's do it", "Agreed", "I'll take that". Repeating its modal ("Oh yes, we
+# should.") only agrees it would be nice.
+TAKEN_UP = _rx(r"^(?:(?:oh|ok(?:ay)?|yes|yeah|yep|sure|right|fine|good\s+idea|great)[,.!]?\s+)*"
+               r"(?:let's\s+do\s+(?:it|that|this)|agreed|will\s+do|on\s+it|(?:i'll|i\s+will|i\s+can)\s+"
+               r"(?:do|take|handle|own|pick\s+up|set\s+up)\s+(?:it|that|this)|consider\s+it\s+done)\b")
 # "Let's" with a verb that changes the plan settles something rather than handing out work: "let's drop
 # the v1 endpoint", "let's push them to next sprint", "let's raise the threshold" are decisions; "let's
 # schedule a usability session next week" is a task.
@@ -81,7 +96,8 @@ EXPLICIT = _rx(r"\b(?:todo|to-do|action\s+item|follow[\s-]up|make\s+sure|assigne
 
 NOT_ACTION = [
     _rx(r"\bi(?:'ll|\s+will)\s+be\s+(?:honest|brief|quick|frank|clear)\b"),
-    _rx(r"\b(?:can|could)\s+(?:you|everyone|anyone)\s+(?:hear|see)\s+(?:me|us|my)\b"),
+    _rx(r"\b(?:can|could)\s+(?:you|everyone|anyone)(?:\s+(?:all|guys|folks))?\s+(?:hear|see)\b"
+        r"(?!\s+(?:if|whether|what|how|to|about)\b)"),
     _rx(r"\bwe\s+(?:should|must)\s+(?:be|have\s+been|have)\b"),
     _rx(r"\blet's\s+(?:get\s+started|start|begin|move\s+on|wrap\s+up|continue|recap|see|go\s+ahead|get\s+going|"
         r"keep\s+(?:it|this)\s+(?:quick|short|brief))\b"),
@@ -98,12 +114,16 @@ HEDGE = _rx(r"\b(?:maybe|perhaps|possibly)\b|\b(?:i|we|you|someone|somebody)\s+(
             r"\b(?:should|will|'ll|could|can|would)\s+probably\b|\bprobably\s+(?:i|we)\b|"
             r"\bif\s+(?:i|we)\s+(?:have|get|find)\s+(?:the\s+|some\s+)?time\b|\bno\s+promises\b|"
             r"\bif\s+you\s+feel\s+like\s+it\b|\bi\s+(?:think|guess|suppose)\s+we\s+(?:should|could|might)\b|"
-            r"\bi\s+wonder\b|\b(?:i'll|i\s+will)\s+(?:think\s+about|consider|see\s+(?:if|whether|what|how))\b")
+            r"\bi\s+wonder\b|\b(?:i'll|i\s+will)\s+(?:think\s+about|consider|see\s+(?:if|whether|what|how))\b|"
+            # An attempt is promised, not the work: "I'll try to get something on the calendar".
+            r"\b(?:i'll|i\s+will|i\s+can|we'll|we\s+can)\s+try\b")
 # Done inside the meeting, so nothing is left to do afterwards: "could you tell us how...", "walk me
 # through", "remind me where...", "share my screen", "I'll paste the link right now".
 IN_MEETING = _rx(r"\b(?:tell|walk|remind|show)\s+(?:me|us|everyone|the\s+(?:team|group|room))\b|"
                  r"\btell\s+(?:us\s+)?(?:the|your)\s+(?:status|update)\b|\b(?:share|show)\s+(?:my|your)\s+screen\b|"
                  r"\b(?:go|start)\s+first\b|\bright\s+now\b|\bin\s+a\s+(?:sec(?:ond)?|moment|minute)\b|"
+                 # Taking turns: "can you start with the system design round?", "let's go around".
+                 r"\b(?:start|begin|kick\s+(?:us\s+)?off)\s+(?:us\s+off\s+)?with\b|\bgo\s+(?:a)?round\b|"
                  r"\bas\s+we\s+speak\b")
 # Well-wishing and greetings are neither tasks nor decisions ("let's have a good sprint", "welcome to...").
 PLEASANTRY = _rx(r"\bhave\s+a\s+(?:good|great|nice|lovely|wonderful|productive)\b|\benjoy\b|\bgood\s+luck\b|"
@@ -111,6 +131,10 @@ PLEASANTRY = _rx(r"\bhave\s+a\s+(?:good|great|nice|lovely|wonderful|productive)\
 DECISION = _rx(r"\b(?:we(?:'ve|\s+have)?\s+decided|we\s+agreed|(?:it's|it\s+is)\s+agreed|agreed\s+(?:that|to|on)|"
                r"let's\s+go\s+with|we(?:'ll|\s+will)\s+go\s+with|we're\s+going\s+with|the\s+decision\s+is|"
                r"decision:|we\s+settled\s+on|final\s+decision|final\s+answer|we(?:'re|\s+are)\s+deciding)\b")
+# "Let's" with how things are done from now on sets a rule for the group, which is a decision rather than
+# one task: "for the next loops let's grade take-homes within two days", "going forward let's...".
+STANDING = _rx(r"\b(?:from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|for\s+(?:the\s+)?(?:next|future)\s+\w+s|"
+               r"every\s+time|always)\b")
 OPEN = _rx(r"\b(?:open\s+question|not\s+sure|need\s+to\s+figure\s+out|figure\s+out|don't\s+know\s+yet|"
            r"no\s+idea|unclear|to\s+be\s+decided|tbd|still\s+(?:an\s+)?open|unresolved)\b")
 UNCERTAIN = _rx(r"\b(?:not\s+sure|don't\s+know|no\s+idea|unclear|open\s+question|good\s+question|can't\s+say)\b")
@@ -166,6 +190,12 @@ def due_phrase(text: str) -> str | None:
     return None
 
 
+def without_due(text: str) -> str:
+    for pattern in DUE:
+        text = pattern.sub(" ", text)
+    return text
+
+
 def _is_name(word: str, known: set[str]) -> bool:
     return word in known or word.lower() not in NOT_NAMES
 
@@ -206,6 +236,8 @@ def is_decision(text: str) -> bool:
     if DECISION.search(text):
         return len(words(text)) >= 4
     # "Let's do that." settles nothing by itself: the plan verb needs an object.
+    if re.search(r"\blet(?:'s|\s+us)\b", text, re.IGNORECASE) and STANDING.search(text):
+        return len(words(text)) >= 4
     match = LETS_DECIDE.search(text)
     return bool(match) and len(content_words(text[match.start():])) >= 2
 
@@ -215,8 +247,10 @@ def is_action(text: str, known: set[str] | None = None) -> bool:
         return False
     if any(p.search(text) for p in NOT_ACTION) or is_acceptance(text) or _not_a_task(text):
         return False
-    if FIRST_PERSON.search(text) or REQUEST.search(text) or GROUP.search(text) or EXPLICIT.search(text):
+    if FIRST_PERSON.search(text) or REQUEST.search(text) or EXPLICIT.search(text):
         return True
+    if GROUP.search(text):
+        return due_phrase(text) is not None
     if _names_a_doer(text, known or set()):
         return True
     return due_phrase(text) is not None and bool(FIRST_PERSON_IF_DUE.search(text))
@@ -232,8 +266,8 @@ def adds_only_a_date(reply: str, request: str) -> bool:
     item would give the reader a second, contextless copy of the same task."""
     if not (FIRST_PERSON.search(reply) or FIRST_PERSON_IF_DUE.search(reply) or ACCEPT.match(reply)):
         return False
-    due = due_phrase(reply)
-    rest = set(content_words(reply.replace(due, " ") if due else reply)) - set(content_words(request))
+    # A reply may give its deadline twice ("before the next release train, so by the 14th"): all of it is when.
+    rest = set(content_words(without_due(reply))) - set(content_words(request))
     return len(rest) <= 1 or bool(REPORT_BACK.search(reply)) or (bool(ANAPHOR.search(reply)) and len(rest) <= 3)
 
 
@@ -272,6 +306,18 @@ def _is_answered(sentences: list[Sentence], i: int, question: Sentence) -> bool:
     return bool(addressed or overlap or ANSWER_CUE.match(reply.text))
 
 
+def _taken_up(sentences: list[Sentence], i: int) -> Sentence | None:
+    """The sentence that takes up a group proposal ("We should migrate the database." "Let's do it."):
+    the next one, by anyone, when the proposal is otherwise a plain task."""
+    text = sentences[i].text
+    if not GROUP.search(text) or text.rstrip().endswith("?") or i + 1 >= len(sentences):
+        return None
+    if OPEN.search(text) or LETS_DECIDE.search(text) or any(p.search(text) for p in NOT_ACTION) or _not_a_task(text):
+        return None
+    nxt = sentences[i + 1]
+    return nxt if TAKEN_UP.match(nxt.text) and not _not_a_task(nxt.text) else None
+
+
 def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Findings:
     """Scan sentences in order; each sentence lands in at most one list."""
     known = known_names or set()
@@ -307,6 +353,11 @@ def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Find
                     skip.add(nxt.index)
                     due = due or due_phrase(nxt.text)
             out.action_items.append((i, ActionItem(text=_clean(text), owner=owner, due=due)))
+        elif (taker := _taken_up(sentences, i)) is not None:
+            # The proposal is the task; the "let's do it" that made it one says nothing new.
+            skip.add(taker.index)
+            owner = taker.speaker if FIRST_PERSON.search(taker.text) or FIRST_PERSON_IF_DUE.search(taker.text) else None
+            out.action_items.append((i, ActionItem(text=_clean(text), owner=owner, due=due_phrase(taker.text))))
         elif question and len(content_words(text)) >= 3:
             if not _is_answered(sentences, i, s):
                 out.open_questions.append(i)
