@@ -214,3 +214,12 @@ def test_a_standing_rule_is_a_decision():
     text = "For the next loops let's grade take-homes within two working days."
     result = summary_of((1, text))
     assert result.action_items == [] and result.decisions == [text]
+
+
+@pytest.mark.parametrize("text", [
+    "I'll start with the parser tomorrow.",  # "start with" is only turn-taking when nothing is due later
+    "Can you start with the migration tomorrow?",
+    "I'm going to write the migration guide this week.",  # "going to" + a verb
+])
+def test_work_for_later_that_looks_like_talk(text):
+    assert len(summary_of((2, text)).action_items) == 1

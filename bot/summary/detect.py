@@ -122,9 +122,11 @@ HEDGE = _rx(r"\b(?:maybe|perhaps|possibly)\b|\b(?:i|we|you|someone|somebody)\s+(
 IN_MEETING = _rx(r"\b(?:tell|walk|remind|show)\s+(?:me|us|everyone|the\s+(?:team|group|room))\b|"
                  r"\btell\s+(?:us\s+)?(?:the|your)\s+(?:status|update)\b|\b(?:share|show)\s+(?:my|your)\s+screen\b|"
                  r"\b(?:go|start)\s+first\b|\bright\s+now\b|\bin\s+a\s+(?:sec(?:ond)?|moment|minute)\b|"
-                 # Taking turns: "can you start with the system design round?", "let's go around".
-                 r"\b(?:start|begin|kick\s+(?:us\s+)?off)\s+(?:us\s+off\s+)?with\b|\bgo\s+(?:a)?round\b|"
                  r"\bas\s+we\s+speak\b")
+# Taking turns in the meeting: "can you start with the system design round?", "let's go around". With a
+# deadline it is work for later ("can you start with the migration tomorrow?").
+TURN_TAKING = _rx(r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:start|begin|kick\s+(?:us\s+)?off)\s+"
+                  r"(?:us\s+off\s+)?with\b|\blet's\s+go\s+(?:a)?round\b")
 # Well-wishing and greetings are neither tasks nor decisions ("let's have a good sprint", "welcome to...").
 PLEASANTRY = _rx(r"\bhave\s+a\s+(?:good|great|nice|lovely|wonderful|productive)\b|\benjoy\b|\bgood\s+luck\b|"
                  r"\btake\s+care\b|\bwelcome\s+(?:to|back|everyone|all)\b|\bstay\s+(?:safe|dry|warm)\b")
@@ -226,6 +228,8 @@ def _names_a_doer(text: str, known: set[str]) -> bool:
 
 def _not_a_task(text: str) -> bool:
     """Hedged, done within the meeting, or a pleasantry: whatever its grammar, nobody leaves with work."""
+    if TURN_TAKING.search(text) and due_phrase(text) is None:
+        return True
     return bool(HEDGE.search(text) or IN_MEETING.search(text) or PLEASANTRY.search(text))
 
 
