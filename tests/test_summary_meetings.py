@@ -223,3 +223,40 @@ def test_a_standing_rule_is_a_decision():
 ])
 def test_work_for_later_that_looks_like_talk(text):
     assert len(summary_of((2, text)).action_items) == 1
+
+
+# Each category of the annotation guidelines' non-items, in phrasings written for this test, not taken
+# from the meetings: whether the rules generalise past the twelve scripts.
+@pytest.mark.parametrize("text", [
+    "I'll be on holiday next week.",  # where someone will be
+    "I'll be out on Friday, dentist.",
+    "Sorry, I'll be right back.",
+    "I'll talk to you later.",  # goodbyes
+    "I'll see you all on Thursday.",
+    "I'll keep it short.",  # ways of talking
+    "I'll admit, I was skeptical at first.",
+    "I'll hand over to Sam for the numbers.",  # running the meeting
+    "I'll stop sharing now.",
+    "Please, go ahead.",
+    "Could you repeat that?",  # asking for information, answered on the spot
+    "Can you say that again, you broke up?",
+    "Can you explain what happened on Tuesday?",
+    "Could you elaborate on the pricing?",
+    "Can you mute, there's an echo?",
+    "Could you give us a quick update on hiring?",
+    "I'm going to grab a coffee.",  # personal errands
+    "I'll pick up the kids at five today.",
+])
+def test_guideline_non_items_in_new_words(text):
+    assert summary_of((1, text)).action_items == []
+
+
+@pytest.mark.parametrize("text", [
+    "I'll be sending the report on Monday.",
+    "I'll be responsible for the rollout.",
+    "Could you give us an update on hiring next week?",
+    "I'll hand the project over to Sam next week.",
+    "Let me write up the notes and send them round by end of day.",
+])
+def test_guideline_items_in_new_words(text):
+    assert len(summary_of((1, text)).action_items) == 1

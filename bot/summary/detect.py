@@ -96,6 +96,12 @@ EXPLICIT = _rx(r"\b(?:todo|to-do|action\s+item|follow[\s-]up|make\s+sure|assigne
 
 NOT_ACTION = [
     _rx(r"\bi(?:'ll|\s+will)\s+be\s+(?:honest|brief|quick|frank|clear)\b"),
+    # "I'll be out on Friday", "I'll be on holiday next week": where someone will be, not work. "I'll be
+    # sending...", "I'll be done by...", "I'll be responsible for..." still promise work.
+    _rx(r"\bi(?:'ll|\s+will)\s+be\s+(?!\w+ing\b|done\b|ready\b|finished\b|responsible\b|in\s+charge\b|able\b)"),
+    # Ways of talking, not tasks: "I'll keep it short", "I'll admit...", "I'll tell you what".
+    _rx(r"\bi(?:'ll|\s+will)\s+(?:keep\s+(?:it|this)\s+(?:short|brief|quick)|admit|tell\s+you\s+what|"
+        r"say\s+(?:this|that|it|one\s+thing))\b"),
     _rx(r"\b(?:can|could)\s+(?:you|everyone|anyone)(?:\s+(?:all|guys|folks))?\s+(?:hear|see)\b"
         r"(?!\s+(?:if|whether|what|how|to|about)\b)"),
     _rx(r"\bwe\s+(?:should|must)\s+(?:be|have\s+been|have)\b"),
@@ -106,7 +112,7 @@ NOT_ACTION = [
         r"(?:decide|discuss|talk\s+about|think\s+about)\b"),
     # A proposal not to do something is never a task ("let's not open that today").
     _rx(r"\blet's\s+not\b"),
-    _rx(r"\bthank(?:s| you)\b.*\bplease\b|\bplease\s+(?:go\s+ahead|continue)\b"),
+    _rx(r"\bthank(?:s| you)\b.*\bplease\b|\bplease,?\s+(?:go\s+ahead|continue)\b"),
 ]
 # Hedged or conditional intent is not a commitment: "I might look at it if I have time", "maybe someone
 # could...", "I'll think about it", "we should probably...". ("by tomorrow probably" hedges the date only.)
@@ -122,13 +128,28 @@ HEDGE = _rx(r"\b(?:maybe|perhaps|possibly)\b|\b(?:i|we|you|someone|somebody)\s+(
 IN_MEETING = _rx(r"\b(?:tell|walk|remind|show)\s+(?:me|us|everyone|the\s+(?:team|group|room))\b|"
                  r"\btell\s+(?:us\s+)?(?:the|your)\s+(?:status|update)\b|\b(?:share|show)\s+(?:my|your)\s+screen\b|"
                  r"\b(?:go|start)\s+first\b|\bright\s+now\b|\bin\s+a\s+(?:sec(?:ond)?|moment|minute)\b|"
-                 r"\bas\s+we\s+speak\b")
+                 r"\bas\s+we\s+speak\b|"
+                 # Asking for information answered on the spot: "could you repeat that?", "can you explain
+                 # what happened on Tuesday?" (the day is when it happened, not a deadline).
+                 r"\brepeat\s+(?:that|it|the\s+last)\b|\bsay\s+(?:that|it)\s+again\b|\belaborate\b|"
+                 r"\b(?:explain|clarify)\s+(?:to\s+us\s+|for\s+us\s+)?(?:what|why|how|that|this|again)\b|"
+                 r"\bexpand\s+on\b|\bspeak\s+up\b|\b(?:un)?mute\b")
 # Taking turns in the meeting: "can you start with the system design round?", "let's go around". With a
 # deadline it is work for later ("can you start with the migration tomorrow?").
 TURN_TAKING = _rx(r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:start|begin|kick\s+(?:us\s+)?off)\s+"
-                  r"(?:us\s+off\s+)?with\b|\blet's\s+go\s+(?:a)?round\b")
+                  r"(?:us\s+off\s+)?with\b|\blet's\s+go\s+(?:a)?round\b|"
+                  # Handing the floor on and screen sharing: "I'll hand over to Sam", "I'll stop sharing".
+                  r"\bhand(?:ing)?\s+(?:it\s+)?(?:over|back)\s+to\b|\bpass(?:ing)?\s+it\s+(?:over\s+|back\s+)?to\b|"
+                  r"\bstop\s+sharing\b|\bbe\s+right\s+back\b|\b(?:talk|speak)\s+to\s+you\s+(?:all\s+)?(?:later|soon)\b|"
+                  # "Could you give us a quick update?" is answered on the spot; "next week" makes it work.
+                  r"\bgive\s+(?:us|me|everyone)\s+(?:a|an)\s+(?:quick\s+|short\s+|brief\s+)?"
+                  r"(?:update|overview|summary|rundown|recap)\b")
 # Well-wishing and greetings are neither tasks nor decisions ("let's have a good sprint", "welcome to...").
 PLEASANTRY = _rx(r"\bhave\s+a\s+(?:good|great|nice|lovely|wonderful|productive)\b|\benjoy\b|\bgood\s+luck\b|"
+                 r"\bsee\s+you\b|\bcatch\s+you\s+later\b|"
+                 # Personal errands are nobody's action item: "I'm going to grab a coffee", "pick up the kids".
+                 r"\b(?:grab|get|make)\s+(?:a\s+|some\s+|my\s+)?(?:coffee|tea|lunch|drink|bite|snack)\b|"
+                 r"\bpick\s+up\s+(?:the|my)\s+(?:kids|children|son|daughter)\b|\bwalk\s+the\s+dog\b|"
                  r"\btake\s+care\b|\bwelcome\s+(?:to|back|everyone|all)\b|\bstay\s+(?:safe|dry|warm)\b")
 DECISION = _rx(r"\b(?:we(?:'ve|\s+have)?\s+decided|we\s+agreed|(?:it's|it\s+is)\s+agreed|agreed\s+(?:that|to|on)|"
                r"let's\s+go\s+with|we(?:'ll|\s+will)\s+go\s+with|we're\s+going\s+with|the\s+decision\s+is|"
