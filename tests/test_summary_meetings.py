@@ -260,3 +260,33 @@ def test_guideline_non_items_in_new_words(text):
 ])
 def test_guideline_items_in_new_words(text):
     assert len(summary_of((1, text)).action_items) == 1
+
+
+@pytest.mark.parametrize("reply", [
+    "Sorry, I can't this week, I'm swamped.",
+    "No, I'm out today, sorry.",
+    "Not me, I'm on leave.",
+    "I'd rather not, I have too much on.",
+    "Unfortunately I don't have the bandwidth.",
+])
+def test_a_declined_ask_is_not_an_action_item(reply):
+    assert summary_of((1, "Sam, can you take the release notes?"), (2, reply)).action_items == []
+
+
+@pytest.mark.parametrize("reply", ["No problem, I'll do it.", "Sure."])
+def test_an_accepted_ask_stays(reply):
+    result = summary_of((1, "Sam, can you take the release notes?"), (2, reply))
+    assert [a.owner for a in result.action_items] == ["Sam"]
+
+
+def test_an_offer_taken_up_is_the_askers_task():
+    result = summary_of((3, "Should I send the slides to the client?"), (1, "Yes please, by Friday."))
+    assert [(a.text, a.owner, a.due) for a in result.action_items] == [
+        ("Should I send the slides to the client?", "Speaker 3", "by Friday")]
+    assert summary_of((3, "Should I send the slides to the client?"), (1, "No, I'll do it.")).action_items[0].owner \
+        == "Speaker 1"
+
+
+@pytest.mark.parametrize("text", ["Hopefully I'll get to it next week.", "If there's time, I'll write the tests."])
+def test_more_hedges(text):
+    assert summary_of((1, text)).action_items == []

@@ -116,9 +116,10 @@ NOT_ACTION = [
 ]
 # Hedged or conditional intent is not a commitment: "I might look at it if I have time", "maybe someone
 # could...", "I'll think about it", "we should probably...". ("by tomorrow probably" hedges the date only.)
-HEDGE = _rx(r"\b(?:maybe|perhaps|possibly)\b|\b(?:i|we|you|someone|somebody)\s+(?:might|may)\b|"
+HEDGE = _rx(r"\b(?:maybe|perhaps|possibly|hopefully)\b|\b(?:i|we|you|someone|somebody)\s+(?:might|may)\b|"
             r"\b(?:should|will|'ll|could|can|would)\s+probably\b|\bprobably\s+(?:i|we)\b|"
             r"\bif\s+(?:i|we)\s+(?:have|get|find)\s+(?:the\s+|some\s+)?time\b|\bno\s+promises\b|"
+            r"\bif\s+(?:there's|there\s+is)\s+(?:the\s+|some\s+)?time\b|\bif\s+time\s+(?:allows|permits)\b|"
             r"\bif\s+you\s+feel\s+like\s+it\b|\bi\s+(?:think|guess|suppose)\s+we\s+(?:should|could|might)\b|"
             r"\bi\s+wonder\b|\b(?:i'll|i\s+will)\s+(?:think\s+about|consider|see\s+(?:if|whether|what|how))\b|"
             # An attempt is promised, not the work: "I'll try to get something on the calendar".
@@ -166,6 +167,18 @@ TOPIC_SHIFT = _rx(r"^(?:\w+,\s+)?(?:speaking\s+of|something\s+(?:else|different)
 ANSWER_CUE = _rx(r"^(?:yes|yeah|yep|yup|no|nope|not\s+yet|sure|about|around|roughly|probably|definitely|"
                  r"absolutely|i|i'm|i've|it's|it\s+is|we|they|it|that|sounds|fine|agreed|makes\s+sense|"
                  r"good\s+idea|exactly|correct)\b")
+# Turning down what was asked: "Sorry, I can't this week", "Not me, I'm on leave", "I'd rather not".
+# Whoever asked still has the task, but nobody took it, so it is not an action item (guidelines: "did not
+# decline"). "No problem" and "no worries" accept.
+DECLINE = _rx(r"^(?:(?:oh|um|uh|hmm|well|sorry|unfortunately|honestly|ah)[,.!]?\s+)*(?:"
+              r"no\b(?![\s,]+(?:problem|worries)\b)|nope\b|not\s+me\b|(?:i|we)\s+(?:can't|cannot|won't|couldn't)\b|"
+              r"i'd\s+rather\s+not\b|i'm\s+afraid\s+not\b|(?:i|we)\s+don't\s+have\s+(?:the\s+)?"
+              r"(?:time|bandwidth|capacity)\b|not\s+(?:this|next)\s+(?:week|sprint|month)\b)")
+# Offering to do something ("Should I write mine too?") and being told yes hands the asker the task.
+OFFER = _rx(r"^(?:(?:so|and|okay|ok|oh)[,\s]+)*(?:should|shall)\s+i\s+(?!be\b)\w+|"
+            r"\b(?:do\s+you\s+)?want\s+me\s+to\s+\w+|\bwould\s+you\s+like\s+me\s+to\s+\w+")
+OFFER_TAKEN = _rx(r"^(?:(?:oh|ok(?:ay)?)[,.!]?\s+)*(?:yes|yeah|yep|yup|sure|please|go\s+ahead|definitely|absolutely|"
+                  r"that\s+would\s+be\s+(?:great|helpful|good)|would\s+be\s+great)\b")
 ACCEPT = _rx(r"^(?:sure|yes|yeah|yep|yup|ok(?:ay)?|will\s+do|on\s+it|i\s+can|i'll|i\s+will|no\s+problem|"
              r"consider\s+it\s+done|happy\s+to|got\s+it)\b")
 LABEL_PREFIX = _rx(r"^(?:(?:ok(?:ay)?|so|and|also|then),?\s+)*(?:action\s+items?|to-?do(?:\s+for\s+me)?)\s*[:,-]\s*")
@@ -343,6 +356,22 @@ def _taken_up(sentences: list[Sentence], i: int) -> Sentence | None:
     return nxt if TAKEN_UP.match(nxt.text) and not _not_a_task(nxt.text) else None
 
 
+def _declined(sentences: list[Sentence], i: int) -> bool:
+    if not REQUEST.search(sentences[i].text):
+        return False
+    reply = _next_turn_start(sentences, i)
+    return reply is not None and reply.speaker is not None and bool(DECLINE.match(reply.text))
+
+
+def _offer_taken(sentences: list[Sentence], i: int) -> Sentence | None:
+    """The yes to "Should I write mine too?", "Want me to send the deck?"."""
+    text = sentences[i].text
+    if not (text.rstrip().endswith("?") and OFFER.search(text)) or _not_a_task(text):
+        return None
+    reply = _next_turn_start(sentences, i)
+    return reply if reply is not None and reply.speaker is not None and OFFER_TAKEN.match(reply.text) else None
+
+
 def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Findings:
     """Scan sentences in order; each sentence lands in at most one list."""
     known = known_names or set()
@@ -355,7 +384,7 @@ def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Find
         question = text.rstrip().endswith("?")
         if is_decision(text):
             out.decisions.append(i)
-        elif is_action(text, known):
+        elif is_action(text, known) and not _declined(sentences, i):
             owner = named_owner(text, known)
             commits = FIRST_PERSON.search(text) or FIRST_PERSON_IF_DUE.search(text)
             if owner is None and (commits and not REQUEST.search(text) or FOR_ME.search(text)):
@@ -383,6 +412,9 @@ def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Find
             skip.add(taker.index)
             owner = taker.speaker if FIRST_PERSON.search(taker.text) or FIRST_PERSON_IF_DUE.search(taker.text) else None
             out.action_items.append((i, ActionItem(text=_clean(text), owner=owner, due=due_phrase(taker.text))))
+        elif (yes := _offer_taken(sentences, i)) is not None:
+            due = due_phrase(text) or next((d for r in _reply_turn(sentences, i) if (d := due_phrase(r.text))), None)
+            out.action_items.append((i, ActionItem(text=_clean(text), owner=s.speaker, due=due)))
         elif question and len(content_words(text)) >= 3:
             if not _is_answered(sentences, i, s):
                 out.open_questions.append(i)
