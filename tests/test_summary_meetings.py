@@ -290,3 +290,44 @@ def test_an_offer_taken_up_is_the_askers_task():
 @pytest.mark.parametrize("text", ["Hopefully I'll get to it next week.", "If there's time, I'll write the tests."])
 def test_more_hedges(text):
     assert summary_of((1, text)).action_items == []
+
+
+@pytest.mark.parametrize("text", [
+    "I'll walk you through the deck.",  # presenting inside the meeting
+    "I'll quickly go over the numbers.",
+    "I'll keep time.",
+    "I'll put the link in the chat.",
+    "I'll summarise where we landed.",
+    "Will you be at the offsite?",  # questions about what someone is or thinks
+    "Would you agree?",
+    "Can you believe it?",
+    "Would you mind if I jumped in?",
+    "Can you talk a bit about the churn numbers?",  # asking to hear more, now
+    "Can you share a bit more about that?",
+    "Could you describe what the customer saw?",
+    "Please note that the office is closed on Monday.",  # "please" that asks for no work
+    "Please bear with me, my internet is slow.",
+    "Please feel free to jump in.",
+    "Please let me know if you have questions.",
+    "I'm going to ask a dumb question.",  # speech acts
+    "I'm going to say something unpopular.",
+    "I'll push back a little on that.",
+    "I'll let Priya answer that.",
+    "Sounds good, I'll take your word for it.",
+    "Make sure you get some rest this weekend.",
+])
+def test_meeting_talk_in_new_words(text):
+    assert summary_of((1, text)).action_items == []
+
+
+@pytest.mark.parametrize("text", [
+    "Can you talk to legal about the contract?",
+    "Could you describe the setup in the wiki?",
+    "I'll ask the vendor for a quote.",
+    "Will you send the invite?",
+    "I'll post the summary in the team channel.",
+    "I'll go over the numbers with finance on Monday.",
+    "Can you share more details with the vendor?",
+])
+def test_work_in_the_same_words(text):
+    assert len(summary_of((1, text)).action_items) == 1

@@ -113,6 +113,19 @@ NOT_ACTION = [
     # A proposal not to do something is never a task ("let's not open that today").
     _rx(r"\blet's\s+not\b"),
     _rx(r"\bthank(?:s| you)\b.*\bplease\b|\bplease,?\s+(?:go\s+ahead|continue)\b"),
+    # "Please" that asks for nothing to be done: notices, patience, permission.
+    _rx(r"\bplease\s+(?:note|bear\s+with|be\s+aware|excuse|don't\s+hesitate)\b|\bfeel\s+free\b|"
+        r"\blet\s+me\s+know\s+if\s+you\s+have\s+(?:any\s+)?(?:more\s+|other\s+)?questions\b"),
+    # Questions about what someone is, thinks or will be: "will you be at the offsite?", "would you agree?",
+    # "would you mind if I jumped in?".
+    _rx(r"\b(?:can|could|would|will)\s+(?:you|anyone|everyone|someone)(?:\s+all)?\s+(?:be|agree|believe|imagine|"
+        r"think|guess|say|recall|remember\s+(?:if|when|what|whether)|live\s+with)\b|\bwould\s+you\s+mind\s+if\b"),
+    # Speech acts inside the meeting: "I'm going to ask a dumb question", "I'll push back on that", "I'll
+    # let Priya answer that", "I'll take your word for it".
+    _rx(r"\b(?:i'll|i\s+will|i'm\s+going\s+to|i'm\s+gonna|let\s+me)\s+(?:just\s+|quickly\s+)?(?:"
+        r"ask\s+(?:a|an|one|the)\s+(?:\w+\s+)?question|say\s+(?:something|one\s+thing)|push\s+back|"
+        r"play\s+devil's\s+advocate|jump\s+in|chime\s+in|take\s+your\s+word|"
+        r"let\s+\w+\s+(?:answer|speak|explain|jump\s+in|take\s+(?:this|that)|go\s+(?:first|next|ahead)))\b"),
 ]
 # Hedged or conditional intent is not a commitment: "I might look at it if I have time", "maybe someone
 # could...", "I'll think about it", "we should probably...". ("by tomorrow probably" hedges the date only.)
@@ -144,10 +157,20 @@ TURN_TAKING = _rx(r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:start|be
                   r"\bstop\s+sharing\b|\bbe\s+right\s+back\b|\b(?:talk|speak)\s+to\s+you\s+(?:all\s+)?(?:later|soon)\b|"
                   # "Could you give us a quick update?" is answered on the spot; "next week" makes it work.
                   r"\bgive\s+(?:us|me|everyone)\s+(?:a|an)\s+(?:quick\s+|short\s+|brief\s+)?"
-                  r"(?:update|overview|summary|rundown|recap)\b")
+                  r"(?:update|overview|summary|rundown|recap)\b|"
+                  # Asking to hear more ("can you talk a bit about the churn numbers?", "could you describe
+                  # what the customer saw?"), presenting and running the meeting ("I'll walk you through
+                  # the deck", "I'll take notes", "I'll put the link in the chat"): with a deadline, work.
+                  r"\b(?:talk|speak)\s+(?:a\s+(?:bit|little)\s+)?(?:more\s+)?about\b|"
+                  r"\bshare\s+(?:a\s+(?:bit|little)\s+more|more\s+(?:about|on))\b|\bsay\s+more\b|"
+                  r"\bdescribe\s+(?:what|how|why|where|when)\b|"
+                  r"\b(?:walk|take)\s+(?:you|everyone|you\s+all|y'all)\s+through\b|"
+                  r"\b(?:go|run)\s+(?:quickly\s+)?(?:over|through)\s+(?:the|my|our|this|these)\b|"
+                  r"\b(?:summari[sz]e|recap)\s+(?:where|what)\b|\btake\s+(?:the\s+)?notes\b|\bkeep\s+(?:the\s+)?time\b|"
+                  r"\bin\s+(?:the\s+)?(?:zoom\s+|meeting\s+|call\s+)?chat\b")
 # Well-wishing and greetings are neither tasks nor decisions ("let's have a good sprint", "welcome to...").
 PLEASANTRY = _rx(r"\bhave\s+a\s+(?:good|great|nice|lovely|wonderful|productive)\b|\benjoy\b|\bgood\s+luck\b|"
-                 r"\bsee\s+you\b|\bcatch\s+you\s+later\b|"
+                 r"\bsee\s+you\b|\bcatch\s+you\s+later\b|\bget\s+some\s+rest\b|\bfeel\s+better\b|\btake\s+it\s+easy\b|"
                  # Personal errands are nobody's action item: "I'm going to grab a coffee", "pick up the kids".
                  r"\b(?:grab|get|make)\s+(?:a\s+|some\s+|my\s+)?(?:coffee|tea|lunch|drink|bite|snack)\b|"
                  r"\bpick\s+up\s+(?:the|my)\s+(?:kids|children|son|daughter)\b|\bwalk\s+the\s+dog\b|"
