@@ -331,3 +331,31 @@ def test_meeting_talk_in_new_words(text):
 ])
 def test_work_in_the_same_words(text):
     assert len(summary_of((1, text)).action_items) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "Okay, that's settled: we ship on Monday.",
+    "We're going to go with option B.",
+    "Let's go for the smaller scope.",
+    "We'll stick with Postgres for now.",
+    "The consensus is to keep the free tier.",
+    "Decision made, no dark mode this quarter.",
+    "Alright, it's a go for the beta.",
+    "Then we're not doing the rebrand this year.",
+    "Let's not migrate the billing tables yet, the vendor is still changing the schema.",  # deciding against
+])
+def test_decisions_in_new_words(text):
+    result = summary_of((1, text))
+    assert result.decisions == [text] and result.action_items == []
+
+
+@pytest.mark.parametrize("text", [
+    "We decided last year to use Kafka.",  # reported, not taken in this meeting
+    "Okay, that's decided then.",  # closes the point before it, says nothing itself
+    "I'd go with option B.",  # an opinion
+    "Should we go with option B?",
+    "We could go with option B if design agrees.",
+    "Let's not open that can of worms today.",  # steers the meeting
+])
+def test_not_decisions(text):
+    assert summary_of((1, text)).decisions == []

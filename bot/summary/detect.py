@@ -89,9 +89,14 @@ TAKEN_UP = _rx(r"^(?:(?:oh|ok(?:ay)?|yes|yeah|yep|sure|right|fine|good\s+idea|gr
 # "Let's" with a verb that changes the plan settles something rather than handing out work: "let's drop
 # the v1 endpoint", "let's push them to next sprint", "let's raise the threshold" are decisions; "let's
 # schedule a usability session next week" is a task.
-LETS_DECIDE = _rx(r"\blet(?:'s|\s+us)\s+(?:just\s+|also\s+)?(?:drop|push|postpone|delay|defer|move|cancel|keep|"
-                  r"stick|switch|cap|limit|raise|lower|increase|reduce|point|use|skip|freeze|stay|stop|remove|"
-                  r"pick|choose|prioriti[sz]e|target)\b")
+_PLAN_VERBS = (r"(?:drop|push|postpone|delay|defer|move|cancel|keep|stick|switch|cap|limit|raise|lower|increase|"
+               r"reduce|point|use|skip|freeze|stay|stop|remove|pick|choose|prioriti[sz]e|target|go\s+for)")
+LETS_DECIDE = _rx(rf"\blet(?:'s|\s+us)\s+(?:just\s+|also\s+)?{_PLAN_VERBS}\b")
+# Deciding against a change is a decision too ("let's not freeze Friday deploys yet"); "let's not open
+# that today" only steers the meeting, and its verb changes no plan.
+LETS_NOT_DECIDE = _rx(rf"\blet(?:'s|\s+us)\s+not\s+(?:just\s+)?(?:{_PLAN_VERBS}\b|"
+                      # or any change, put off: "let's not migrate the billing tables yet"
+                      r"\w+\b[^.;]*?\b(?:yet|for\s+now|until|this\s+(?:sprint|quarter|year|release|month))\b)")
 EXPLICIT = _rx(r"\b(?:todo|to-do|action\s+item|follow[\s-]up|make\s+sure|assigned\s+to|don't\s+forget\s+to)\b")
 
 NOT_ACTION = [
@@ -177,7 +182,13 @@ PLEASANTRY = _rx(r"\bhave\s+a\s+(?:good|great|nice|lovely|wonderful|productive)\
                  r"\btake\s+care\b|\bwelcome\s+(?:to|back|everyone|all)\b|\bstay\s+(?:safe|dry|warm)\b")
 DECISION = _rx(r"\b(?:we(?:'ve|\s+have)?\s+decided|we\s+agreed|(?:it's|it\s+is)\s+agreed|agreed\s+(?:that|to|on)|"
                r"let's\s+go\s+with|we(?:'ll|\s+will)\s+go\s+with|we're\s+going\s+with|the\s+decision\s+is|"
-               r"decision:|we\s+settled\s+on|final\s+decision|final\s+answer|we(?:'re|\s+are)\s+deciding)\b")
+               r"decision:|we\s+settled\s+on|final\s+decision|final\s+answer|we(?:'re|\s+are)\s+deciding|"
+               r"(?:that's|that\s+is|it's|it\s+is)\s+(?:settled|decided)|decision\s+made|(?:the\s+)?consensus\s+is|"
+               r"we(?:'re|\s+are)\s+going\s+to\s+go\s+with|we(?:'ll|\s+will)\s+(?:stick|stay)\s+with|"
+               r"it's\s+a\s+(?:go|no-go)\b|we(?:'re|\s+are)\s+not\s+(?:doing|shipping|going\s+ahead\s+with))\b")
+# A decision reported from the past is a fact about the project, not one this meeting took.
+REPORTED = _rx(r"\b(?:last\s+(?:year|month|week|quarter|time|sprint)|years?\s+ago|months?\s+ago|back\s+then|"
+               r"at\s+the\s+time)\b")
 # "Let's" with how things are done from now on sets a rule for the group, which is a decision rather than
 # one task: "for the next loops let's grade take-homes within two days", "going forward let's...".
 STANDING = _rx(r"\b(?:from\s+now\s+on|going\s+forward|in\s+(?:the\s+)?future|for\s+(?:the\s+)?(?:next|future)\s+\w+s|"
@@ -291,11 +302,17 @@ def _not_a_task(text: str) -> bool:
 
 
 def is_decision(text: str) -> bool:
-    # "Let's keep it quick today" runs the meeting; it decides nothing about the work.
-    if _not_a_task(text) or text.rstrip().endswith("?") or any(p.search(text) for p in NOT_ACTION):
+    if text.rstrip().endswith("?") or REPORTED.search(text):
         return False
-    if DECISION.search(text):
-        return len(words(text)) >= 4
+    match = LETS_NOT_DECIDE.search(text)
+    if match and len(content_words(text[match.start():])) >= 2 and not HEDGE.search(text):
+        return True
+    # "Let's keep it quick today" runs the meeting; it decides nothing about the work.
+    if _not_a_task(text) or any(p.search(text) for p in NOT_ACTION):
+        return False
+    if (cue := DECISION.search(text)) is not None:
+        # It has to say what was decided: "Okay, that's decided then." only closes the point before it.
+        return len(content_words(text[: cue.start()] + " " + text[cue.end() :])) >= 1
     # "Let's do that." settles nothing by itself: the plan verb needs an object.
     if re.search(r"\blet(?:'s|\s+us)\b", text, re.IGNORECASE) and STANDING.search(text):
         return len(words(text)) >= 4
