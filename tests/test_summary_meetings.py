@@ -359,3 +359,27 @@ def test_decisions_in_new_words(text):
 ])
 def test_not_decisions(text):
     assert summary_of((1, text)).decisions == []
+
+
+def test_a_question_naming_work_answered_by_taking_it_on():
+    result = summary_of((1, "Did you renew the staging certificate?"), (2, "Ah, no. I'll do it tomorrow."))
+    assert [(a.text, a.owner, a.due) for a in result.action_items] == [
+        ("Did you renew the staging certificate? I'll do it tomorrow.", "Speaker 2", "tomorrow")]
+    result = summary_of((1, "Then the vendor survey. Priya?"), (2, "I'll take it. Done by Friday."))
+    assert [(a.text, a.owner, a.due) for a in result.action_items] == [
+        ("Then the vendor survey. Priya? I'll take it. Done by Friday.", "Speaker 2", "by Friday")]
+
+
+@pytest.mark.parametrize("turns", [
+    [(1, "Who wants to go first?"), (2, "I'll do it.")],  # in the meeting
+    [(1, "Can you take notes?"), (2, "Sure, I'll do it.")],
+    [(1, "Any questions?"), (2, "I'll take it.")],  # names no work
+])
+def test_answers_that_take_on_no_work(turns):
+    assert summary_of(*turns).action_items == []
+
+
+def test_taking_it_on_then_saying_what_is_one_item():
+    result = summary_of((1, "Who wants to own the config pipeline?"),
+                        (2, "I'll take it. I'll write up a design by next Friday."))
+    assert [(a.text, a.due) for a in result.action_items] == [("I'll write up a design by next Friday.", "by next Friday")]

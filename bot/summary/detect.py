@@ -412,6 +412,49 @@ def _offer_taken(sentences: list[Sentence], i: int) -> Sentence | None:
     return reply if reply is not None and reply.speaker is not None and OFFER_TAKEN.match(reply.text) else None
 
 
+def _answered_with_commitment(
+    sentences: list[Sentence], i: int
+) -> tuple[list[Sentence], Sentence | None] | None:
+    """A question that names work, answered by taking it on: "The audit log export. Kwame?" "I'll take it.
+    Should be done in two weeks."; "Did you submit your expenses?" "Oops, no. I'll do it tonight."
+
+    "I'll take it" says nothing alone, so the item is the question with its answer: the question's
+    sentences (the last question of the other speaker's turn and the sentence before it when the question
+    is only a name) and, when the next sentence of the answer gives the deadline, that one too."""
+    s = sentences[i]
+    if s.speaker is None or not is_acceptance(s.text) or not (FIRST_PERSON.search(s.text) or
+                                                              FIRST_PERSON_IF_DUE.search(s.text)):
+        return None
+    if _not_a_task(s.text):
+        return None
+    # The answer opens its turn, perhaps after "Yes."/"Oops, no.".
+    turn = [x for x in sentences[: i + 1] if x.turn == s.turn]
+    if len(turn) > 2 or (len(turn) == 2 and len(content_words(turn[0].text)) > 1):
+        return None
+    before = [x for x in sentences[: turn[0].index] if x.turn == s.turn - 1]
+    if not before or before[0].speaker in (None, s.speaker):
+        return None
+    asks = [x for x in before[-2:] if x.text.rstrip().endswith("?")]
+    if not asks:
+        return None
+    q = asks[-1]
+    if REQUEST.search(q.text) or OFFER.search(q.text) or _not_a_task(q.text) or any(
+            p.search(q.text) for p in NOT_ACTION):
+        return None
+    what = [q]
+    if len(content_words(q.text)) < 2 and q.index > before[0].index:
+        what = [sentences[q.index - 1], q]
+    if len(content_words(" ".join(x.text for x in what))) < 2:
+        return None
+    rest = [x for x in sentences[i + 1 :] if x.turn == s.turn]
+    if any(is_action(x.text) for x in rest):
+        return None  # "I'll take it. I'll write up a design by Friday.": the next sentence says what
+    nxt = rest[0] if rest else None
+    then = nxt if nxt is not None and nxt.turn == s.turn and due_phrase(nxt.text) and len(
+        content_words(without_due(nxt.text))) <= 2 else None
+    return what, then
+
+
 def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Findings:
     """Scan sentences in order; each sentence lands in at most one list."""
     known = known_names or set()
@@ -455,6 +498,13 @@ def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Find
         elif (yes := _offer_taken(sentences, i)) is not None:
             due = due_phrase(text) or next((d for r in _reply_turn(sentences, i) if (d := due_phrase(r.text))), None)
             out.action_items.append((i, ActionItem(text=_clean(text), owner=s.speaker, due=due)))
+        elif (asked := _answered_with_commitment(sentences, i)) is not None:
+            what, then = asked
+            due = due_phrase(text) or (due_phrase(then.text) if then is not None else None)
+            if then is not None:
+                skip.add(then.index)
+            joined = " ".join(x.text for x in [*what, s] + ([then] if then is not None else []))
+            out.action_items.append((i, ActionItem(text=_clean(joined), owner=s.speaker, due=due)))
         elif question and len(content_words(text)) >= 3:
             if not _is_answered(sentences, i, s):
                 out.open_questions.append(i)
