@@ -383,3 +383,8 @@ def test_taking_it_on_then_saying_what_is_one_item():
     result = summary_of((1, "Who wants to own the config pipeline?"),
                         (2, "I'll take it. I'll write up a design by next Friday."))
     assert [(a.text, a.due) for a in result.action_items] == [("I'll write up a design by next Friday.", "by next Friday")]
+
+
+def test_a_sentence_that_only_says_when_dates_the_commitment_before_it():
+    result = summary_of((2, "I'll write the scoping doc. Give me until the 18th."))
+    assert [(a.text, a.due) for a in result.action_items] == [("I'll write the scoping doc.", "until the 18th")]

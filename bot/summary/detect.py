@@ -486,7 +486,9 @@ def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Find
             elif commits and i + 1 < len(sentences):
                 # "I'll take the parser part. I can have it ready by EOD Thursday.": one task, said twice.
                 nxt = sentences[i + 1]
-                if nxt.turn == s.turn and ANAPHOR.search(nxt.text) and adds_only_a_date(nxt.text, text):
+                # "I'll write the scoping doc. Give me until the 18th.": a sentence that only says when.
+                only_when = due_phrase(nxt.text) is not None and len(content_words(without_due(nxt.text))) <= 1
+                if nxt.turn == s.turn and (ANAPHOR.search(nxt.text) and adds_only_a_date(nxt.text, text) or only_when):
                     skip.add(nxt.index)
                     due = due or due_phrase(nxt.text)
             out.action_items.append((i, ActionItem(text=_clean(text), owner=owner, due=due)))
