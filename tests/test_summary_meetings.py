@@ -388,3 +388,18 @@ def test_taking_it_on_then_saying_what_is_one_item():
 def test_a_sentence_that_only_says_when_dates_the_commitment_before_it():
     result = summary_of((2, "I'll write the scoping doc. Give me until the 18th."))
     assert [(a.text, a.due) for a in result.action_items] == [("I'll write the scoping doc.", "until the 18th")]
+
+
+@pytest.mark.parametrize("turns", [
+    [(1, "How was your weekend?"), (2, "Good! I'll tell you later.")],
+    [(1, "Are you coming to the party?"), (2, "Yes, I'll be there.")],  # answers take on no work
+    [(1, "Who's presenting next?"), (2, "I will.")],
+    [(1, "I'll be working from home tomorrow.")],
+])
+def test_small_talk_answers(turns):
+    assert summary_of(*turns).action_items == []
+
+
+def test_a_quarter_is_a_deadline():
+    result = summary_of((1, "We need to hire two more engineers by Q3."))
+    assert [(a.owner, a.due) for a in result.action_items] == [(None, "by Q3")]

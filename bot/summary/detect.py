@@ -43,6 +43,8 @@ _WHEN = (
     rf"|tomorrow(?:\s+(?:morning|afternoon|evening))?|tonight|today|next\s+(?:week|month|sprint|quarter)"
     rf"|(?:the\s+)?{_ORD}(?:\s+of)?\s+(?:{_MONTH})|(?:{_MONTH})\s+{_ORD}|\d{{4}}-\d{{2}}-\d{{2}}"
     rf"|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|the\s+{_ORD}\b"
+    # Quarters and halves: "by Q3", "before the end of H1".
+    rf"|(?:the\s+end\s+of\s+)?(?:q[1-4]|h[12])\b"
 )
 DUE = [
     _rx(rf"\b(?:by|before|until|till|no\s+later\s+than|on)\s+(?:{_WHEN})\b"),
@@ -104,6 +106,7 @@ NOT_ACTION = [
     # "I'll be out on Friday", "I'll be on holiday next week": where someone will be, not work. "I'll be
     # sending...", "I'll be done by...", "I'll be responsible for..." still promise work.
     _rx(r"\bi(?:'ll|\s+will)\s+be\s+(?!\w+ing\b|done\b|ready\b|finished\b|responsible\b|in\s+charge\b|able\b)"),
+    _rx(r"\bi(?:'ll|\s+will)\s+be\s+(?:working|based|sitting)\s+(?:from|at|in)\b"),
     # Ways of talking, not tasks: "I'll keep it short", "I'll admit...", "I'll tell you what".
     _rx(r"\bi(?:'ll|\s+will)\s+(?:keep\s+(?:it|this)\s+(?:short|brief|quick)|admit|tell\s+you\s+what|"
         r"say\s+(?:this|that|it|one\s+thing))\b"),
@@ -175,7 +178,7 @@ TURN_TAKING = _rx(r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:start|be
                   r"\bin\s+(?:the\s+)?(?:zoom\s+|meeting\s+|call\s+)?chat\b")
 # Well-wishing and greetings are neither tasks nor decisions ("let's have a good sprint", "welcome to...").
 PLEASANTRY = _rx(r"\bhave\s+a\s+(?:good|great|nice|lovely|wonderful|productive)\b|\benjoy\b|\bgood\s+luck\b|"
-                 r"\bsee\s+you\b|\bcatch\s+you\s+later\b|\bget\s+some\s+rest\b|\bfeel\s+better\b|\btake\s+it\s+easy\b|"
+                 r"\bsee\s+you\b|\bcatch\s+you\s+later\b|\btell\s+you\s+(?:all\s+)?later\b|\bget\s+some\s+rest\b|\bfeel\s+better\b|\btake\s+it\s+easy\b|"
                  # Personal errands are nobody's action item: "I'm going to grab a coffee", "pick up the kids".
                  r"\b(?:grab|get|make)\s+(?:a\s+|some\s+|my\s+)?(?:coffee|tea|lunch|drink|bite|snack)\b|"
                  r"\bpick\s+up\s+(?:the|my)\s+(?:kids|children|son|daughter)\b|\bwalk\s+the\s+dog\b|"
@@ -412,6 +415,10 @@ def _offer_taken(sentences: list[Sentence], i: int) -> Sentence | None:
     return reply if reply is not None and reply.speaker is not None and OFFER_TAKEN.match(reply.text) else None
 
 
+# The answer takes something on: "I'll take it", "I'll do that tonight"; "I'll be there", "I will." do not.
+TAKES_IT = _rx(r"\b(?:i'll|i\s+will|i\s+can|i'm\s+going\s+to)\s+(?:\w+\s+){0,2}?(?:it|that|this|them|those)\b")
+
+
 def _answered_with_commitment(
     sentences: list[Sentence], i: int
 ) -> tuple[list[Sentence], Sentence | None] | None:
@@ -425,7 +432,7 @@ def _answered_with_commitment(
     if s.speaker is None or not is_acceptance(s.text) or not (FIRST_PERSON.search(s.text) or
                                                               FIRST_PERSON_IF_DUE.search(s.text)):
         return None
-    if _not_a_task(s.text):
+    if _not_a_task(s.text) or any(p.search(s.text) for p in NOT_ACTION) or not TAKES_IT.search(s.text):
         return None
     # The answer opens its turn, perhaps after "Yes."/"Oops, no.".
     turn = [x for x in sentences[: i + 1] if x.turn == s.turn]
