@@ -167,7 +167,8 @@ def test_more_due_spellings(text, due):
     [(2, "I'm going to a wedding on Saturday.")],  # "going to" a place: a personal errand, not work
     [(1, "I'm going to the dentist tomorrow morning.")],
     [(1, "We should also do karaoke again sometime.")],  # a proposal nobody took up
-    [(1, "We should totally do a watch party for the next season."), (2, "Oh yes, we should.")],  # agreeing it'd be nice
+    # agreeing it would be nice is not taking it up
+    [(1, "We should totally do a watch party for the next season."), (2, "Oh yes, we should.")],
     [(1, "So we need to move fast if we want them.")],
     [(1, "Let's do the debrief while it's fresh.")],  # the meeting's own agenda
     [(1, "Let's go around.")],
@@ -182,7 +183,8 @@ def test_talk_that_hands_nobody_work(turns):
 
 def test_a_group_proposal_taken_up_is_one_task():
     result = summary_of((1, "We should rotate the staging credentials."), (2, "I'll take that."))
-    assert [(a.text, a.owner) for a in result.action_items] == [("We should rotate the staging credentials.", "Speaker 2")]
+    assert [(a.text, a.owner) for a in result.action_items] == [
+        ("We should rotate the staging credentials.", "Speaker 2")]
     result = summary_of((1, "We should rotate the staging credentials."), (2, "Yeah, let's do it."))
     assert [(a.text, a.owner) for a in result.action_items] == [("We should rotate the staging credentials.", None)]
 
@@ -382,7 +384,8 @@ def test_answers_that_take_on_no_work(turns):
 def test_taking_it_on_then_saying_what_is_one_item():
     result = summary_of((1, "Who wants to own the config pipeline?"),
                         (2, "I'll take it. I'll write up a design by next Friday."))
-    assert [(a.text, a.due) for a in result.action_items] == [("I'll write up a design by next Friday.", "by next Friday")]
+    assert [(a.text, a.due) for a in result.action_items] == [
+        ("I'll write up a design by next Friday.", "by next Friday")]
 
 
 def test_a_sentence_that_only_says_when_dates_the_commitment_before_it():
