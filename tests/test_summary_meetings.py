@@ -53,7 +53,7 @@ def test_transcripts_are_built_from_the_scripts_and_quotes_are_verbatim():
 def test_the_matcher_cannot_match_a_greeting_or_hedge():
     """The evaluator's rule is strict enough that no annotated greeting, thanks, hedge, small talk or
     in-meeting request matches any action item of its own meeting."""
-    for path in sorted(MEETINGS.glob("*.truth.json")):
+    for path in sorted([*MEETINGS.glob("*.truth.json"), *summaries.HELDOUT2.glob("*.truth.json")]):
         truth = json.loads(path.read_text())
         names = summaries.roster_names(truth["speakers"])
         items = truth["action_items"] + truth["borderline"]["action_items"]
@@ -63,7 +63,11 @@ def test_the_matcher_cannot_match_a_greeting_or_hedge():
 
 @pytest.fixture(scope="module")
 def held_out() -> list[summaries.MeetingScore]:
-    return [summaries.score_meeting(name) for name in summaries.sets()["held_out"]]
+    # The first held-out half, looked at while tuning (so a regression floor, not the issue's measure: that
+    # is tests/data/meetings_heldout2, which bench.summaries scores and no test does, so that nobody tunes
+    # against a failing test on it).
+    folder, names = summaries.sets()["spent"]
+    return [summaries.score_meeting(name, folder) for name in names]
 
 
 def test_held_out_action_item_precision(held_out):
@@ -73,7 +77,8 @@ def test_held_out_action_item_precision(held_out):
 
 
 def test_tune_set_stays_where_it_was_tuned():
-    scores = [summaries.score_meeting(name) for name in summaries.sets()["tune"]]
+    folder, names = summaries.sets()["tune"]
+    scores = [summaries.score_meeting(name, folder) for name in names]
     actions, decisions = summaries.pooled(scores)
     assert summaries.precision(actions) >= 0.9, actions.false
     assert summaries.recall(actions) >= 0.9, actions.missed
