@@ -68,6 +68,9 @@ async def test_two_replicas_killed_at_random_lose_nothing_and_double_nothing(
     assert postgres_backend.database_url is not None
     chaos_limits(fake_slack)
     fake_slack.redeliver = True
+    # Slack takes a while to post: the other replica may look at a note whose reply is on its way (what
+    # once gave a few notes two replies; tests/test_core_replicas.py pins that case down).
+    fake_slack.latency["chat.postMessage"] = 0.15
     rng = random.Random(int(os.environ.get("VOXNOTE_CHAOS_SEED", "1234")))
     engines = [FakeMistral().start(), FakeMistral().start()]
     for engine in engines:
