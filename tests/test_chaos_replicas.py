@@ -121,6 +121,8 @@ async def test_two_replicas_killed_at_random_lose_nothing_and_double_nothing(
     assert receivers == {id(b) for b in bots}
     # Both engines worked, and the one left standing carried on after the other died.
     assert killed_engine_at > 0 and len(engines[0].transcription_requests) > NOTES / 4
+    # The pools found the dead engine and sent those notes on to the live one at once.
+    assert any("sending the note to another engine" in b.log.read_text() for b in bots)
     for i, bot in enumerate(bots):
         log = bot.log.read_text()
         records = re.split(r"\n(?=\d{4}-\d\d-\d\d )", log)
