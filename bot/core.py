@@ -142,7 +142,10 @@ class Voxnote:
             chan = await self.store.get_settings(note.platform, note.workspace_id, note.channel_id)
             if not chan.auto_transcribe:
                 return False
-        if not await self.store.add_job(note, on_demand):
+        # Held while this process posts the reply (see `_post_placeholder`): with several replicas on one
+        # database, a worker elsewhere taking the job meanwhile would post a second reply.
+        hold = 0.0 if note.unresolved else self.settings.lease_seconds
+        if not await self.store.add_job(note, on_demand, hold_s=hold):
             if (note.language is not None or note.translate) and await self._redo(note):
                 return True
             # Asking again for a note that failed retries it, in the reply it already has.
@@ -183,6 +186,7 @@ class Voxnote:
         return True
 
     async def _post_placeholder(self, key: str, note: AudioNote, platform: ChatPlatform) -> None:
+        hold = asyncio.create_task(self._keep_hold(key))
         try:
             ahead, ahead_here = await self.store.queued_ahead(key)
             # A worker may have taken the note meanwhile: then it counts in `_running` but waits for nothing.
@@ -198,6 +202,22 @@ class Voxnote:
         except Exception:
             # The worker posts the reply itself when this failed.
             log.warning("could not post the placeholder for %s", key, exc_info=True)
+        finally:
+            hold.cancel()
+            try:
+                await self.store.hold_job(key, 0)
+            except Exception:
+                log.warning("could not release %s; it runs once its hold runs out", key, exc_info=True)
+            self._wake.set()
+
+    async def _keep_hold(self, key: str) -> None:
+        """Renew the hold on a note whose reply is being posted (Slack may make the post wait out a 429)."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                await self.store.hold_job(key, time.time() + self.settings.lease_seconds)
+            except Exception:
+                log.warning("renewing the hold on %s failed; trying again", key, exc_info=True)
 
     async def remember(self, notes: list[AudioNote]) -> None:
         """Keep what a message with media holds, so a later request needs no platform look-up."""

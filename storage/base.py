@@ -43,8 +43,15 @@ class Store(ABC):
         """Back to the defaults."""
 
     @abstractmethod
-    async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
-        """Store a job for the note; False when a job with the same idempotency key already exists."""
+    async def add_job(self, note: AudioNote, on_demand: bool = False, hold_s: float = 0.0) -> bool:
+        """Store a job for the note; False when a job with the same idempotency key already exists.
+        With `hold_s`, no worker takes it for that long (see `hold_job`)."""
+
+    @abstractmethod
+    async def hold_job(self, key: str, until: float) -> None:
+        """Keep a queued job from being taken before `until` (0: release it now). The process that
+        received a note holds it while it posts the note's reply, so a worker of another replica does not
+        post a second one meanwhile; a hold left by a process that died runs out like a lease."""
 
     @abstractmethod
     async def revive_job(self, key: str) -> bool:

@@ -163,13 +163,17 @@ class PostgresStore(Store):
 
     # --- jobs -------------------------------------------------------------------------------------
 
-    async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
+    async def add_job(self, note: AudioNote, on_demand: bool = False, hold_s: float = 0.0) -> bool:
         now = time.time()
         return await self._execute(
-            "INSERT INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING",
-            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), on_demand, now, now),
+            "INSERT INTO jobs (key, platform, workspace_id, note, on_demand, next_attempt_at, created_at, updated_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING",
+            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), on_demand,
+             now + hold_s if hold_s else 0, now, now),
         ) == 1
+
+    async def hold_job(self, key: str, until: float) -> None:
+        await self._execute("UPDATE jobs SET next_attempt_at=%s WHERE key=%s AND status='queued'", (until, key))
 
     async def revive_job(self, key: str) -> bool:
         return await self._execute(

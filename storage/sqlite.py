@@ -76,15 +76,19 @@ class SQLiteStore(Store):
 
     # --- jobs -------------------------------------------------------------------------------------
 
-    async def add_job(self, note: AudioNote, on_demand: bool = False) -> bool:
+    async def add_job(self, note: AudioNote, on_demand: bool = False, hold_s: float = 0.0) -> bool:
         """Store a job for the note; False when a job with the same idempotency key already exists."""
         now = time.time()
         cur = await self._db.execute(
-            "INSERT OR IGNORE INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), int(on_demand), now, now),
+            "INSERT OR IGNORE INTO jobs (key, platform, workspace_id, note, on_demand, next_attempt_at, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?)",
+            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), int(on_demand),
+             now + hold_s if hold_s else 0, now, now),
         )
         return cur.rowcount == 1
+
+    async def hold_job(self, key: str, until: float) -> None:
+        await self._db.execute("UPDATE jobs SET next_attempt_at=? WHERE key=? AND status='queued'", (until, key))
 
     async def revive_job(self, key: str) -> bool:
         """Queue a failed job again with a fresh attempt budget (a person asked to retry it)."""

@@ -17,7 +17,7 @@ def test_every_benchmark_runs_and_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| bench | metric |" in result.stdout
     for name in ("overhead", "first_partial", "live_latency", "engine_speed", "accuracy", "diarization", "chaos",
-                 "summaries", "search"):
+                 "replicas", "summaries", "search"):
         data = json.loads((results / f"{name}.json").read_text())
         assert data["rows"] and all(r["value"] == r["value"] for r in data["rows"])  # no NaN
     overhead = json.loads((results / "overhead.json").read_text())
@@ -27,5 +27,8 @@ def test_every_benchmark_runs_and_writes_json(tmp_path):
     assert all(r["value"] == 0 for r in live["rows"] if r["metric"].endswith("rate-limited answers"))
     chaos = json.loads((results / "chaos.json").read_text())
     assert chaos["rows"][0]["value"] == 0, chaos["notes"]
+    if os.environ.get("VOXNOTE_TEST_DATABASE_URL"):  # two replicas need PostgreSQL
+        scale = json.loads((results / "replicas.json").read_text())["rows"]
+        assert any(r["metric"].startswith("throughput, 2 replicas") and r["ratio"] for r in scale), scale
     summary_rows = json.loads((results / "summaries.json").read_text())["rows"]
     assert any(r["metric"] == "held-out: action-item precision" for r in summary_rows)
