@@ -10,7 +10,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-RESULTS_DIR = Path(__file__).parent / "results"
+# A smoke run (the test suite) writes elsewhere, so it never overwrites the figures of a full run.
+RESULTS_DIR = Path(os.environ.get("VOXNOTE_BENCH_RESULTS") or Path(__file__).parent / "results")
 
 
 @dataclass

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import accuracy, chaos, diarization, engine_speed, first_partial, live_latency, overhead, summaries
+from bench import (
+    accuracy, chaos, diarization, engine_speed, first_partial, live_latency, overhead, replicas, search, summaries,
+)
 from bench.common import RESULTS_DIR, table
 
 BENCHES = {"overhead": overhead, "first_partial": first_partial, "live_latency": live_latency,
            "engine_speed": engine_speed, "accuracy": accuracy, "diarization": diarization, "chaos": chaos,
-           "summaries": summaries}
+           "replicas": replicas, "summaries": summaries, "search": search}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -17,7 +18,8 @@ from pydantic import ValidationError
 from bot.config import Settings, settings_error
 from bot.errors import VoxnoteError
 from bot.models import (
-    ChannelSettings, DoneEvent, SegmentEvent, TextDeltaEvent, Transcript, TranscriptionRequest, parse_languages,
+    ChannelSettings, DoneEvent, Platform, SegmentEvent, TextDeltaEvent, Transcript, TranscriptionRequest,
+    parse_languages,
 )
 from bot.render import to_srt, to_vtt, transcript_text
 from bot.terminal import LiveView, with_loading_notice
@@ -135,6 +137,45 @@ async def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failures else 0
 
 
+async def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """`voxnote search <words>` over the configured database: the operator's tool, so every channel
+    unless `--channel` (or `--platform`) narrows it."""
+    from storage import StoreUnavailable, open_store
+    from storage.search_text import MARK_END, MARK_START, search_terms
+
+    words = " ".join(args.words)
+    if not search_terms(words):
+        print("usage: voxnote search <words> [--channel ID] [--platform slack|discord|console]", file=sys.stderr)
+        return 2
+    try:
+        store = await open_store(settings.db_path,
+                                 settings.database_url.get_secret_value() if settings.database_url else None)
+    except StoreUnavailable as exc:  # its message never holds the password
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        hits = await store.search_transcripts(
+            words, platform=Platform(args.platform) if args.platform else None,
+            channel_ids=args.channel or None, limit=args.limit,
+        )
+    finally:
+        await store.close()
+    out = Console(highlight=False, soft_wrap=True)
+    if not hits:
+        print("no stored transcript matches", file=sys.stderr)
+        return 1
+    for hit in hits:
+        when = datetime.fromtimestamp(hit.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        out.print(Text(f"{hit.platform.value} {hit.workspace_id} #{hit.channel_id} message {hit.message_id}"
+                       f" · {hit.author_id or 'someone'} · {when}", style="dim"))
+        line = Text("  ")
+        # The matched words bold on a terminal (plain when piped): split on the store's markers.
+        for n, part in enumerate(hit.snippet.replace(MARK_END, MARK_START).split(MARK_START)):
+            line.append(" ".join(part.split("\n")), style="bold" if n % 2 else "")
+        out.print(line)
+    return 0
+
+
 async def cmd_run(settings: Settings) -> int:
     from bot.runner import run_bot
 
@@ -197,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default=None)
     s.add_argument("--port", type=int, default=None)
 
+    f = sub.add_parser("search", help="find stored transcripts by the words in them (the configured database)")
+    f.add_argument("words", nargs="+", metavar="WORD", help="words the note says (all of them; no query syntax)")
+    f.add_argument("--channel", "-c", action="append", metavar="ID", help="only this channel (repeat for several)")
+    f.add_argument("--platform", "-p", choices=[p.value for p in Platform], help="only this platform")
+    f.add_argument("--limit", "-n", type=int, default=10, help="at most this many notes (default: 10)")
+
     d = sub.add_parser("discord-invite", help="print the URL that adds the bot to a Discord server")
     d.add_argument("client_id", help="the application's client id")
     return parser
@@ -236,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(cmd_transcribe(args, settings))
         if args.command == "run":
             return asyncio.run(cmd_run(settings))
+        if args.command == "search":
+            return asyncio.run(cmd_search(args, settings))
         if args.command == "serve":
             from bot.service.server import serve
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from bot.errors import CommandError, NotAllowed
 from bot.models import MAX_BIAS_PHRASES, ChannelSettings, Platform, normalize_bias, parse_languages
+from bot.search import NoteLinks, search_answer
 
 if TYPE_CHECKING:
     from storage import Store
@@ -28,6 +29,7 @@ HELP = """*voxnote* turns voice notes in this channel into text, live, in the no
 `/voxnote auto on|off` transcribe every voice note, or only on request (react with :memo: or use "Transcribe")
 `/voxnote summary <minutes|off>` summarise notes longer than this
 `/voxnote summarize` summarise every transcript in this thread so far
+`/voxnote search <words>` find this channel's notes that say these words (only you see the answer)
 `/voxnote forget` delete this channel's stored transcripts
 React to a note with a country's flag to have it again in that language, in the same reply.
 Changing settings needs channel admin rights."""
@@ -80,8 +82,9 @@ def describe(settings: ChannelSettings) -> str:
     )
 
 
-async def run_command(store: Store, ctx: CommandContext, text: str) -> str:
-    """Execute one command and return the reply; bad arguments raise `CommandError`, refusals `NotAllowed`."""
+async def run_command(store: Store, ctx: CommandContext, text: str, links: NoteLinks | None = None) -> str:
+    """Execute one command and return the reply; bad arguments raise `CommandError`, refusals `NotAllowed`.
+    `links` is how the platform names people and links messages (search results)."""
     words = text.strip().split(maxsplit=1)
     name = words[0].lower() if words else "help"
     arg = words[1].strip() if len(words) > 1 else ""
@@ -91,6 +94,8 @@ async def run_command(store: Store, ctx: CommandContext, text: str) -> str:
         return HELP
     if name in ("settings", "show", "status"):
         return describe(current)
+    if name in ("search", "find"):  # reading: anyone in the channel may
+        return await search_answer(store, ctx.platform, ctx.workspace_id, ctx.channel_id, arg, links)
     if name == "bias" and (not arg or arg.split()[0].lower() == "list"):
         return "Vocabulary bias: " + (", ".join(current.context_bias) if current.context_bias else "none")
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from bot.platform import ChatPlatform
 from bot.commands import CommandContext, run_command
+from bot.search import NoteLinks
 from bot.config import Settings
 from bot.errors import AudioError, CommandError, Deferred, FetchFailed, NotAllowed, Temporary, TranscriptionRejected
 from bot.metrics import JOBS_FINISHED, JOBS_RETRIED
@@ -70,9 +71,6 @@ class Voxnote:
         self._deleted: set[str] = set()
         # Jobs waiting for a retry, and when it is due (what `wait_idle` waits for).
         self._retries: dict[str, float] = {}
-        # Notes between "job stored" and "placeholder task registered": a worker that takes one of them in
-        # that moment (woken by another note's notice) waits, instead of posting a second reply.
-        self._submitting: dict[str, asyncio.Event] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -142,20 +140,10 @@ class Voxnote:
             chan = await self.store.get_settings(note.platform, note.workspace_id, note.channel_id)
             if not chan.auto_transcribe:
                 return False
-        key = note.idempotency_key
-        submitting = self._submitting.setdefault(key, asyncio.Event())
-        try:
-            return await self._submit(note, platform, on_demand)
-        finally:
-            if self._submitting.get(key) is submitting:
-                del self._submitting[key]
-            submitting.set()
-
-    async def _submit(self, note: AudioNote, platform: ChatPlatform, on_demand: bool) -> bool:
-        # Several replicas: the job is held by this one until its reply is posted, or another replica's
-        # worker could take it first and post a reply of its own. (Unresolved notes get no reply yet.)
-        held = self.store.several_processes and not note.unresolved
-        if not await self.store.add_job(note, on_demand, hold_s=self.settings.lease_seconds if held else 0.0):
+        # Held while this process posts the reply (see `_post_placeholder`): with several replicas on one
+        # database, a worker elsewhere taking the job meanwhile would post a second reply.
+        hold = 0.0 if note.unresolved else self.settings.lease_seconds
+        if not await self.store.add_job(note, on_demand, hold_s=hold):
             if (note.language is not None or note.translate) and await self._redo(note):
                 return True
             # Asking again for a note that failed retries it, in the reply it already has.
@@ -171,7 +159,7 @@ class Voxnote:
             return True
         # The reply appears at once, even when the workers are busy with other notes.
         key = note.idempotency_key
-        task = asyncio.create_task(self._post_placeholder(key, note, platform, held))
+        task = asyncio.create_task(self._post_placeholder(key, note, platform))
         self._placeholders[key] = task
         task.add_done_callback(lambda _t: self._placeholders.pop(key, None))
         self._wake.set()
@@ -195,9 +183,8 @@ class Voxnote:
         self._wake.set()
         return True
 
-    async def _post_placeholder(self, key: str, note: AudioNote, platform: ChatPlatform, held: bool = False) -> None:
-        # The hold is renewed like a running job's lease: posting may wait long for a busy channel's budget.
-        hold = asyncio.create_task(self._keep_lease(key)) if held else None
+    async def _post_placeholder(self, key: str, note: AudioNote, platform: ChatPlatform) -> None:
+        hold = asyncio.create_task(self._keep_hold(key))
         try:
             ahead, ahead_here = await self.store.queued_ahead(key)
             # A worker may have taken the note meanwhile: then it counts in `_running` but waits for nothing.
@@ -213,14 +200,22 @@ class Voxnote:
         except Exception:
             # The worker posts the reply itself when this failed.
             log.warning("could not post the placeholder for %s", key, exc_info=True)
-        if hold is not None:
+        finally:
             hold.cancel()
             try:
-                # Any replica's worker may take it now (the store announces it): its reply exists.
-                await self.store.release_job(key)
+                await self.store.hold_job(key, 0)
             except Exception:
-                log.warning("could not release %s; it runs once its hold expires", key, exc_info=True)
+                log.warning("could not release %s; it runs once its hold runs out", key, exc_info=True)
             self._wake.set()
+
+    async def _keep_hold(self, key: str) -> None:
+        """Renew the hold on a note whose reply is being posted (Slack may make the post wait out a 429)."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                await self.store.hold_job(key, time.time() + self.settings.lease_seconds)
+            except Exception:
+                log.warning("renewing the hold on %s failed; trying again", key, exc_info=True)
 
     async def remember(self, notes: list[AudioNote]) -> None:
         """Keep what a message with media holds, so a later request needs no platform look-up."""
@@ -247,9 +242,6 @@ class Voxnote:
         log.info("%s resolved into %d note(s)", job.key, len(notes))
 
     async def _reply_for(self, job: Job, platform: ChatPlatform) -> MessageRef:
-        arriving = self._submitting.get(job.key)
-        if arriving is not None:
-            await arriving.wait()
         pending = self._placeholders.get(job.key)
         if pending is not None:
             await asyncio.shield(pending)
@@ -490,8 +482,10 @@ class Voxnote:
             platform = self.platforms.get(ctx.platform)
             limit = platform.max_message_chars if platform is not None else 3000
             return await self.summaries.for_thread(ctx.platform, ctx.workspace_id, ctx.channel_id, ctx.thread_id, limit)
+        platform = self.platforms.get(ctx.platform)
+        links = platform if isinstance(platform, NoteLinks) else None
         try:
-            return await run_command(self.store, ctx, text)
+            return await run_command(self.store, ctx, text, links)
         except (CommandError, NotAllowed) as exc:
             return f":warning: {exc}"
 

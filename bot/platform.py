@@ -40,5 +40,8 @@ class ChatPlatform(Protocol):
     # after a crash that hit between posting it and storing its id (the core calls it when present).
     # Optional: `async def resolve(self, note, include_video) -> list[AudioNote]` says which notes an
     # `unresolved` note's message holds (platforms whose events may leave that out).
+    # Optional (`bot.search.NoteLinks`): `def mention(self, user_id) -> str` and `def permalink(self,
+    # workspace_id, channel_id, message_id, thread_id) -> str | None` write a search hit's author and link
+    # as the platform shows them (without them a hit names the stored ids).
     # Optional: `def edit_budget(self, ref) -> int` says how many edits of `ref` could go right now without
     # waiting (0, 1 or 2 for "2 or more"): live partials then leave the last token to a final text.

@@ -36,7 +36,8 @@ esac
 
 case "$1" in
     run)
-        if [ "${VOXNOTE_DB_PATH:-}" != ":memory:" ]; then
+        # With a database URL the SQLite file is never opened, so its folder need not exist.
+        if [ -z "${VOXNOTE_DATABASE_URL:-}" ] && [ "${VOXNOTE_DB_PATH:-}" != ":memory:" ]; then
             need_writable "$(dirname "${VOXNOTE_DB_PATH:-voxnote.db}")" VOXNOTE_DB_PATH
         fi
         need_writable "${VOXNOTE_MODEL_CACHE_DIR:-$HOME/.cache/voxnote}" VOXNOTE_MODEL_CACHE_DIR

@@ -10,7 +10,7 @@ import asyncio
 from abc import ABC, abstractmethod
 
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript
-from storage.models import Job, JobStatus, StoredTranscript
+from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit
 
 
 class StoreUnavailable(Exception):
@@ -39,8 +39,7 @@ class Store(ABC):
         await asyncio.sleep(timeout)
 
     #: Whether several processes may work on this database (PostgreSQL): they then share platform rate
-    #: budgets through it (`take_rate_slot`), and hold a new note's job while posting its reply
-    #: (`add_job(hold_s=...)`). SQLite has one process, which paces itself in memory.
+    #: budgets through it (`take_rate_slot`). SQLite has one process, which paces itself in memory.
     several_processes: bool = False
 
     async def take_rate_slot(self, key: str, limit: int, period: float) -> float:
@@ -70,14 +69,13 @@ class Store(ABC):
     @abstractmethod
     async def add_job(self, note: AudioNote, on_demand: bool = False, hold_s: float = 0.0) -> bool:
         """Store a job for the note; False when a job with the same idempotency key already exists.
-
-        With `hold_s`, the job is stored leased to the caller for that long (running, as if taken): no
-        other process takes it before `release_job`, or before the hold expires if the caller died. The
-        caller posts the note's reply meanwhile, so no other replica posts a second one."""
+        With `hold_s`, no worker takes it for that long (see `hold_job`)."""
 
     @abstractmethod
-    async def release_job(self, key: str) -> None:
-        """Queue a job held by `add_job(hold_s=...)` for any worker (unless it ended meanwhile: deleted)."""
+    async def hold_job(self, key: str, until: float) -> None:
+        """Keep a queued job from being taken before `until` (0: release it now). The process that
+        received a note holds it while it posts the note's reply, so a worker of another replica does not
+        post a second one meanwhile; a hold left by a process that died runs out like a lease."""
 
     @abstractmethod
     async def revive_job(self, key: str) -> bool:
@@ -184,3 +182,17 @@ class Store(ABC):
     @abstractmethod
     async def forget_channel(self, platform: Platform, workspace_id: str, channel_id: str) -> int:
         """Delete every transcript of a channel (`/voxnote forget`); returns how many."""
+
+    @abstractmethod
+    async def search_transcripts(
+        self,
+        words: str,
+        *,
+        platform: Platform | None = None,
+        workspace_id: str | None = None,
+        channel_ids: list[str] | None = None,
+        limit: int = 5,
+    ) -> list[TranscriptHit]:
+        """The best matches (at most `limit`) for every word of `words` (each a plain word, never query
+        syntax) among transcripts and their translations, in `channel_ids` of the workspace (None: every
+        channel, for the operator's CLI only); best first. No usable word: no hits."""

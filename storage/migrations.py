@@ -102,6 +102,34 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE transcripts ADD COLUMN translation TEXT;
     ALTER TABLE transcripts ADD COLUMN translation_posted INTEGER NOT NULL DEFAULT 0;
+    """,    # 9: transcript search. `body` is the transcript's text as a column (FTS5 indexes columns, not JSON),
+    # `author_id` who posted the note (a hit says who); both back-filled from what is stored. The FTS5
+    # table reads its text from `transcripts` (external content, so nothing is stored twice) and
+    # triggers keep it in step with every insert, update and delete: retention, `/voxnote forget` and
+    # deleted messages drop rows from the index with the rows themselves. `remove_diacritics 2`: "cafe"
+    # finds "café". No stemming: notes come in many languages and FTS5's only stemmer is English.
+    """
+    ALTER TABLE transcripts ADD COLUMN author_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE transcripts ADD COLUMN body TEXT NOT NULL DEFAULT '';
+    UPDATE transcripts SET
+        body = replace(replace(COALESCE(json_extract(data, '$.text'), ''), char(2), ' '), char(3), ' '),
+        author_id = COALESCE((SELECT json_extract(j.note, '$.author_id') FROM jobs j WHERE j.key = transcripts.job_key), '');
+    CREATE VIRTUAL TABLE transcripts_fts USING fts5(
+        body, translation, content='transcripts', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO transcripts_fts(transcripts_fts) VALUES ('rebuild');
+    CREATE TRIGGER transcripts_fts_insert AFTER INSERT ON transcripts BEGIN
+        INSERT INTO transcripts_fts(rowid, body, translation) VALUES (new.id, new.body, new.translation);
+    END;
+    CREATE TRIGGER transcripts_fts_delete AFTER DELETE ON transcripts BEGIN
+        INSERT INTO transcripts_fts(transcripts_fts, rowid, body, translation)
+            VALUES ('delete', old.id, old.body, old.translation);
+    END;
+    CREATE TRIGGER transcripts_fts_update AFTER UPDATE OF body, translation ON transcripts BEGIN
+        INSERT INTO transcripts_fts(transcripts_fts, rowid, body, translation)
+            VALUES ('delete', old.id, old.body, old.translation);
+        INSERT INTO transcripts_fts(rowid, body, translation) VALUES (new.id, new.body, new.translation);
+    END;
     """,
     # 9: platform rate budgets shared by replicas (the send times in each key's moving window). Unused
     # on SQLite, whose one process paces itself in memory; made here too so both schemas stay one.
@@ -197,6 +225,23 @@ POSTGRES_MIGRATIONS: list[LiteralString] = [
     """
     ALTER TABLE transcripts ADD COLUMN translation TEXT;
     ALTER TABLE transcripts ADD COLUMN translation_posted BOOLEAN NOT NULL DEFAULT false;
+    """,    # 9: transcript search: `body`, `author_id` (as in SQLite) and `search_doc`, a tsvector the store
+    # writes with each transcript and translation (in the same statement, so it is never out of step;
+    # deleting the row deletes it). The `simple` configuration, no stemming, like SQLite's index: one
+    # query finds notes of every language alike. Its text is folded (no diacritics) by the store in
+    # Python (`storage.search_text.fold`); this back-fill folds the Latin letters with `translate`.
+    """
+    ALTER TABLE transcripts ADD COLUMN author_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE transcripts ADD COLUMN body TEXT NOT NULL DEFAULT '';
+    ALTER TABLE transcripts ADD COLUMN search_doc tsvector NOT NULL DEFAULT ''::tsvector;
+    UPDATE transcripts t SET
+        body = translate(COALESCE((t.data::json)->>'text', ''), E'\\x02\\x03', '  '),
+        author_id = COALESCE((SELECT (j.note::json)->>'author_id' FROM jobs j WHERE j.key = t.job_key), '');
+    UPDATE transcripts SET search_doc = to_tsvector('simple', translate(
+        body || ' ' || COALESCE(translation, ''),
+        'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžſ',
+        'AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyyAaAaAaCcCcCcCcDdEeEeEeEeEeGgGgGgGgHhIiIiIiIiIJjKkLlLlLlNnNnNnOoOoOoRrRrRrSsSsSsSsTtTtUuUuUuUuUuUuWwYyYZzZzZzs'));
+    CREATE INDEX transcripts_search ON transcripts USING GIN (search_doc);
     """,
     # 9: platform rate budgets shared by replicas: each key's send times (server clock, epoch seconds)
     # within its moving window

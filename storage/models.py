@@ -40,3 +40,18 @@ class StoredTranscript(BaseModel):
     message_id: str
     transcript: Transcript
     created_at: float
+
+
+class TranscriptHit(BaseModel):
+    """A stored transcript that matched a search: where its note was posted, by whom and when, and a
+    bounded snippet with the matched words between `storage.search_text.MARK_START` and `MARK_END`."""
+
+    job_key: str
+    platform: Platform
+    workspace_id: str
+    channel_id: str
+    thread_id: str | None
+    message_id: str
+    author_id: str
+    created_at: float
+    snippet: str

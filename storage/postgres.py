@@ -25,7 +25,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript, message_key
 from storage.base import Store, StoreUnavailable
 from storage.migrations import migrate_postgres
-from storage.models import Job, JobStatus, StoredTranscript
+from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit
+from storage.search_text import MARK_END, MARK_START, fold, indexed_text, quoted, search_terms
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 10
@@ -279,21 +280,21 @@ class PostgresStore(Store):
 
     async def add_job(self, note: AudioNote, on_demand: bool = False, hold_s: float = 0.0) -> bool:
         now = time.time()
-        status, until = ("running", now + hold_s) if hold_s > 0 else ("queued", None)
-        # Announced only when queued: a held job is announced by `release_job`, once its reply exists (another
-        # replica taking it before would post a second reply).
+        # A held job is announced when its hold is released (`hold_job(key, 0)`), once its reply exists: a
+        # replica woken before would take it and post a second reply.
         return await self._queue(
-            "INSERT INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at, status,"
-            " lease_until) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING RETURNING status",
-            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), on_demand, now, now,
-             status, until),
+            "INSERT INTO jobs (key, platform, workspace_id, note, on_demand, next_attempt_at, created_at, updated_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (key) DO NOTHING RETURNING status",
+            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), on_demand,
+             now + hold_s if hold_s else 0, now, now),
+            announce=not hold_s,
         ) == 1
 
-    async def release_job(self, key: str) -> None:
+    async def hold_job(self, key: str, until: float) -> None:
+        # Released (due now): announced, so an idle worker of any replica takes it at once.
         await self._queue(
-            "UPDATE jobs SET status='queued', lease_until=NULL, updated_at=%s WHERE key=%s AND status='running'"
-            " RETURNING status",
-            (time.time(), key),
+            "UPDATE jobs SET next_attempt_at=%s WHERE key=%s AND status='queued' RETURNING status", (until, key),
+            announce=until <= time.time(),
         )
 
     async def revive_job(self, key: str) -> bool:
@@ -435,10 +436,14 @@ class PostgresStore(Store):
     async def save_transcript(self, note: AudioNote, transcript: Transcript) -> None:
         await self._execute(
             "INSERT INTO transcripts (job_key, platform, workspace_id, channel_id, thread_id, message_id, data,"
-            " created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (job_key) DO UPDATE SET data=excluded.data,"
-            # A translation belongs to the text it translates.
+            " created_at, author_id, body, search_doc) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+            " to_tsvector('simple', %s)) ON CONFLICT (job_key) DO UPDATE SET data=excluded.data, body=excluded.body,"
+            # A translation belongs to the text it translates; the same text keeps its index (translation
+            # included), a new one is indexed without the old translation.
             " translation=CASE WHEN transcripts.data=excluded.data THEN transcripts.translation END,"
-            " translation_posted=(transcripts.data=excluded.data AND transcripts.translation_posted)",
+            " translation_posted=(transcripts.data=excluded.data AND transcripts.translation_posted),"
+            " search_doc=CASE WHEN transcripts.data=excluded.data THEN transcripts.search_doc"
+            " ELSE excluded.search_doc END",
             (
                 note.idempotency_key,
                 note.platform.value,
@@ -448,6 +453,9 @@ class PostgresStore(Store):
                 note.message_id,
                 transcript.model_dump_json(),
                 time.time(),
+                note.author_id,
+                indexed_text(transcript.text),
+                fold(indexed_text(transcript.text)),
             ),
         )
 
@@ -478,9 +486,19 @@ class PostgresStore(Store):
         return (row["translation"], bool(row["translation_posted"])) if row else (None, False)
 
     async def save_translation(self, key: str, text: str, *, posted: bool = False) -> None:
-        await self._execute(
-            "UPDATE transcripts SET translation=%s, translation_posted=%s WHERE job_key=%s", (text, posted, key)
-        )
+        text = indexed_text(text)
+        # The index holds the text and its translation, folded here (see migration 9): read the text
+        # and write both in one transaction, the row locked, so a new text cannot slip in between.
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute("SELECT body FROM transcripts WHERE job_key=%s FOR UPDATE", (key,))
+            row = await cur.fetchone()
+            if row is None:
+                return
+            await conn.execute(
+                "UPDATE transcripts SET translation=%s, translation_posted=%s, search_doc=to_tsvector('simple', %s)"
+                " WHERE job_key=%s",
+                (text, posted, fold(f"{row['body']} {text}"), key),
+            )
 
     async def get_transcript(self, key: str) -> Transcript | None:
         row = await self._one("SELECT data FROM transcripts WHERE job_key=%s", (key,))
@@ -545,6 +563,60 @@ class PostgresStore(Store):
                 (platform.value, workspace_id, channel_id),
             )
             return cur.rowcount
+
+    # --- search -----------------------------------------------------------------------------------
+
+    async def search_transcripts(
+        self,
+        words: str,
+        *,
+        platform: Platform | None = None,
+        workspace_id: str | None = None,
+        channel_ids: list[str] | None = None,
+        limit: int = 5,
+    ) -> list[TranscriptHit]:
+        terms = search_terms(words)
+        if not terms or channel_ids == []:
+            return []
+        # The inner query ranks on the GIN index; only the few rows it keeps get a headline (the costly
+        # part). Highlighting reads the text as written (accents and all), so it looks for the words as
+        # typed and folded alike.
+        rows = await self._all(
+            "SELECT t.job_key, t.platform, t.workspace_id, t.channel_id, t.thread_id, t.message_id, t.author_id,"
+            " t.created_at, ts_headline('simple', concat_ws(' / ', t.body, t.translation),"
+            " websearch_to_tsquery('simple', %(typed)s) || websearch_to_tsquery('simple', %(folded)s),"
+            " %(options)s) AS snippet"
+            " FROM (SELECT id, ts_rank(search_doc, q) AS rank FROM transcripts,"
+            " websearch_to_tsquery('simple', %(folded)s) AS q"
+            " WHERE search_doc @@ q AND (%(platform)s::text IS NULL OR platform = %(platform)s)"
+            " AND (%(workspace)s::text IS NULL OR workspace_id = %(workspace)s)"
+            " AND (%(all_channels)s OR channel_id = ANY(%(channels)s))"
+            " ORDER BY rank DESC, created_at DESC LIMIT %(limit)s) best"
+            " JOIN transcripts t ON t.id = best.id ORDER BY best.rank DESC, t.created_at DESC",
+            {
+                "typed": quoted(terms),
+                "folded": fold(quoted(terms)),
+                "options": f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={HEADLINE_WORDS},"
+                f" MinWords={HEADLINE_WORDS // 3}, MaxFragments=2, FragmentDelimiter=\" … \"",
+                "platform": platform.value if platform is not None else None,
+                "workspace": workspace_id,
+                "all_channels": channel_ids is None,
+                "channels": channel_ids or [],
+                "limit": limit,
+            },
+        )
+        return [
+            TranscriptHit(
+                job_key=r["job_key"], platform=Platform(r["platform"]), workspace_id=r["workspace_id"],
+                channel_id=r["channel_id"], thread_id=r["thread_id"], message_id=r["message_id"],
+                author_id=r["author_id"], created_at=r["created_at"], snippet=r["snippet"],
+            )
+            for r in rows
+        ]
+
+
+#: Words in a hit's headline (about what SQLite's snippet shows).
+HEADLINE_WORDS = 24
 
 
 def _conninfo_keys(url: str) -> set[str]:

@@ -14,7 +14,8 @@ import aiosqlite
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript, message_key
 from storage.base import Store
 from storage.migrations import migrate
-from storage.models import Job, JobStatus, StoredTranscript
+from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit
+from storage.search_text import MARK_END, MARK_START, indexed_text, quoted, search_terms
 
 
 class SQLiteStore(Store):
@@ -78,20 +79,16 @@ class SQLiteStore(Store):
     async def add_job(self, note: AudioNote, on_demand: bool = False, hold_s: float = 0.0) -> bool:
         """Store a job for the note; False when a job with the same idempotency key already exists."""
         now = time.time()
-        status, until = ("running", now + hold_s) if hold_s > 0 else ("queued", None)
         cur = await self._db.execute(
-            "INSERT OR IGNORE INTO jobs (key, platform, workspace_id, note, on_demand, created_at, updated_at,"
-            " status, lease_until) VALUES (?,?,?,?,?,?,?,?,?)",
-            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), int(on_demand), now, now,
-             status, until),
+            "INSERT OR IGNORE INTO jobs (key, platform, workspace_id, note, on_demand, next_attempt_at, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?)",
+            (note.idempotency_key, note.platform.value, note.workspace_id, note.model_dump_json(), int(on_demand),
+             now + hold_s if hold_s else 0, now, now),
         )
         return cur.rowcount == 1
 
-    async def release_job(self, key: str) -> None:
-        await self._db.execute(
-            "UPDATE jobs SET status='queued', lease_until=NULL, updated_at=? WHERE key=? AND status='running'",
-            (time.time(), key),
-        )
+    async def hold_job(self, key: str, until: float) -> None:
+        await self._db.execute("UPDATE jobs SET next_attempt_at=? WHERE key=? AND status='queued'", (until, key))
 
     async def revive_job(self, key: str) -> bool:
         """Queue a failed job again with a fresh attempt budget (a person asked to retry it)."""
@@ -235,7 +232,8 @@ class SQLiteStore(Store):
     async def save_transcript(self, note: AudioNote, transcript: Transcript) -> None:
         await self._db.execute(
             "INSERT INTO transcripts (job_key, platform, workspace_id, channel_id, thread_id, message_id, data,"
-            " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (job_key) DO UPDATE SET data=excluded.data,"
+            " created_at, author_id, body) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (job_key) DO UPDATE SET"
+            " data=excluded.data, body=excluded.body,"
             # A translation belongs to the text it translates.
             " translation=CASE WHEN data=excluded.data THEN translation END,"
             " translation_posted=CASE WHEN data=excluded.data THEN translation_posted ELSE 0 END",
@@ -248,6 +246,8 @@ class SQLiteStore(Store):
                 note.message_id,
                 transcript.model_dump_json(),
                 time.time(),
+                note.author_id,
+                indexed_text(transcript.text),
             ),
         )
 
@@ -284,7 +284,8 @@ class SQLiteStore(Store):
 
     async def save_translation(self, key: str, text: str, *, posted: bool = False) -> None:
         await self._db.execute(
-            "UPDATE transcripts SET translation=?, translation_posted=? WHERE job_key=?", (text, int(posted), key)
+            "UPDATE transcripts SET translation=?, translation_posted=? WHERE job_key=?",
+            (indexed_text(text), int(posted), key),
         )
 
     async def get_transcript(self, key: str) -> Transcript | None:
@@ -350,3 +351,50 @@ class SQLiteStore(Store):
             (platform.value, workspace_id, channel_id),
         )
         return cur.rowcount
+
+    # --- search -----------------------------------------------------------------------------------
+
+    async def search_transcripts(
+        self,
+        words: str,
+        *,
+        platform: Platform | None = None,
+        workspace_id: str | None = None,
+        channel_ids: list[str] | None = None,
+        limit: int = 5,
+    ) -> list[TranscriptHit]:
+        terms = search_terms(words)
+        if not terms or channel_ids == []:
+            return []
+        where, args = ["transcripts_fts MATCH ?"], [quoted(terms)]
+        if platform is not None:
+            where.append("t.platform = ?")
+            args.append(platform.value)
+        if workspace_id is not None:
+            where.append("t.workspace_id = ?")
+            args.append(workspace_id)
+        if channel_ids is not None:
+            where.append(f"t.channel_id IN ({','.join('?' * len(channel_ids))})")
+            args += channel_ids
+        # bm25 is lower for a better match; snippet(-1) takes the best column (text or translation)
+        # and at most SNIPPET_TOKENS tokens around the matches, so a long note stays one short line.
+        async with self._db.execute(
+            "SELECT t.job_key, t.platform, t.workspace_id, t.channel_id, t.thread_id, t.message_id, t.author_id,"
+            f" t.created_at, snippet(transcripts_fts, -1, ?, ?, '…', {SNIPPET_TOKENS}) AS snippet"
+            " FROM transcripts_fts JOIN transcripts t ON t.id = transcripts_fts.rowid"
+            f" WHERE {' AND '.join(where)} ORDER BY bm25(transcripts_fts), t.created_at DESC LIMIT ?",
+            (MARK_START, MARK_END, *args, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            TranscriptHit(
+                job_key=r["job_key"], platform=Platform(r["platform"]), workspace_id=r["workspace_id"],
+                channel_id=r["channel_id"], thread_id=r["thread_id"], message_id=r["message_id"],
+                author_id=r["author_id"], created_at=r["created_at"], snippet=r["snippet"],
+            )
+            for r in rows
+        ]
+
+
+#: Tokens in a hit's snippet (FTS5 allows up to 64).
+SNIPPET_TOKENS = 24

@@ -24,7 +24,7 @@ rng = random.Random(os.getpid())
 # The store methods a note's life goes through; `close` and the migrations are left alone.
 STORE_METHODS = ("get_settings", "add_job", "revive_job", "lease_job", "renew_lease", "extras_posted",
                  "mark_extras_posted", "mark_reply_pending", "set_reply", "finish_job", "requeue_job", "get_job",
-                 "queued_ahead", "save_transcript", "get_transcript", "remember_notes", "remembered_notes")
+                 "queued_ahead", "save_transcript", "get_transcript", "remember_notes", "remembered_notes", "hold_job")
 
 
 def flaky(fn: Callable[..., Awaitable[Any]], what: str) -> Callable[..., Awaitable[Any]]:

@@ -233,6 +233,20 @@ def test_an_unwritable_data_folder_is_one_plain_line(tmp_path):
     assert f"{blocker} (VOXNOTE_DB_PATH) is not writable by uid" in result.stderr
 
 
+def test_with_a_database_url_the_sqlite_folder_is_not_required(tmp_path):
+    # The image's default VOXNOTE_DB_PATH points into /data; a replica on PostgreSQL may run without that
+    # volume, and must then be told about the database it cannot reach, not about a file it never opens.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = entrypoint("run", env={"VOXNOTE_DB_PATH": str(blocker / "voxnote.db"),
+                                    "VOXNOTE_DATABASE_URL": "postgresql://voxnote:pw@127.0.0.1:9/voxnote",
+                                    "VOXNOTE_MODEL_CACHE_DIR": str(tmp_path / "models"),
+                                    "VOXNOTE_TRANSCRIBER": "mistral", "VOXNOTE_MISTRAL_BASE_URL": "http://127.0.0.1:9"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "VOXNOTE_DB_PATH" not in result.stderr
+    assert "cannot open the database (VOXNOTE_DATABASE_URL)" in result.stderr
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the entrypoint as another user")
 def test_a_data_folder_owned_by_another_user_names_the_fix():
     # What a bind mount owned by root looks like to the image's user (uid 10001): it can enter, not write.

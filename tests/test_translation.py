@@ -1,6 +1,6 @@
 """English translations: `/voxnote translate on` for a channel, or a 🌐 reaction on one note.
 
-Real French speech (a 3.6 s prompt by June Wallack) through the fakes and the built-in engine, which
+Real French speech (a 3.6 s prompt by June Wallack) and synthetic German through the fakes and the built-in engine, which
 translates with Whisper's own translate task; a remote transcriber's text goes to the chat endpoint."""
 
 from __future__ import annotations
@@ -42,6 +42,23 @@ async def test_a_channel_with_translation_on_gets_english_under_french_notes(
     assert "English" in translation and {"only", "participant", "conference"} <= words(translation)
     updates = [u.args["text"] for u in fake_slack.updates_of(reply["ts"])]
     assert "🌐" not in updates[-2] and "🌐" in updates[-1]  # the final came first, the translation after
+
+
+@pytest.mark.slow
+async def test_german_notes_get_english_too(slack_harness, fake_slack: FakeSlack, local_engine) -> None:
+    # Synthetic German (espeak-ng, see make_clips.sh): no package ships German speech by real people.
+    data, _ = load_speech_clip("espeak_de")
+    fake_slack.users["U0ADMIN"] = {"is_admin": True}
+    h = await slack_harness(local_engine)
+    await h.command("translate on", user="U0ADMIN")
+    msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(data, name="note.ogg", duration_ms=5900)])
+    await h.deliver(fake_slack.event_callback(msg))
+    await fake_slack.wait_for(lambda: fake_slack.bot_messages(CHANNEL))
+    await h.core.wait_idle(timeout=120)
+    [reply] = fake_slack.bot_messages(CHANNEL, thread_ts=msg["ts"])
+    transcript, _, translation = reply["text"].partition("🌐")
+    assert "Büro" in transcript and "Bericht" in transcript  # the German first, as said
+    assert {"tomorrow", "morning", "send"} <= words(translation)
 
 
 @pytest.mark.slow

@@ -114,6 +114,12 @@ def build_commands(core: Voxnote, platform: DiscordPlatform) -> list[app_command
     async def summarize(interaction: discord.Interaction) -> None:
         await run(interaction, "summarize")
 
+    @group.command(name="search",
+                   description="Find this channel's notes that say these words (only you see the answer)")
+    @app_commands.describe(words="words the note says, e.g. budget review")
+    async def search(interaction: discord.Interaction, words: str) -> None:
+        await run(interaction, f"search {words}")
+
     @group.command(name="settings", description="Show this channel's voxnote settings")
     async def settings(interaction: discord.Interaction) -> None:
         await run(interaction, "settings")

@@ -13,6 +13,7 @@ from typing import TypeVar
 import discord
 import httpx
 
+from adapters.discord_.notes import DM_WORKSPACE
 from bot.errors import AudioTooLarge, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
 from bot.pacing import KeyedLimiter, MovingWindow, available, shared
@@ -86,6 +87,16 @@ class DiscordPlatform:
         self._creates = _channel_buckets(store, "create")
         self._edits = _channel_buckets(store, "edit")
         self._deletes = _channel_buckets(store, "delete")
+
+    # --- how a search hit names people and links notes ---------------------------------------------
+    def mention(self, user_id: str) -> str:
+        # Shown as the member's name; the client's AllowedMentions.none() keeps it from pinging anyone.
+        return f"<@{user_id}>"
+
+    def permalink(self, workspace_id: str, channel_id: str, message_id: str, thread_id: str | None) -> str | None:
+        """`https://discord.com/channels/<guild or @me>/<channel>/<message>`, Discord's "Copy Message Link"."""
+        guild = "@me" if workspace_id == DM_WORKSPACE else workspace_id
+        return f"https://discord.com/channels/{guild}/{channel_id}/{message_id}"
 
     async def aclose(self) -> None:
         await self._http.aclose()

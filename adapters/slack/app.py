@@ -164,7 +164,7 @@ class SlackListeners:
             reply = await self.core.run_command(ctx, text)
         except VoxnoteError as e:
             reply = e.detail
-        await respond(text=to_mrkdwn(reply), response_type="ephemeral")
+        await respond(text=to_mrkdwn(reply, user_mentions=True), response_type="ephemeral")
 
 
 def build_app(

@@ -96,6 +96,23 @@ class SlackPlatform:
         self.pacing = pacing or SlackPacing()
         self._download_timeout = aiohttp.ClientTimeout(total=download_timeout_s, sock_connect=10)
         self._session: aiohttp.ClientSession | None = None
+        #: The workspace's address (`https://team.slack.com/`), from auth.test at start-up: message links
+        #: are built from it, with no Web API call per search hit.
+        self.workspace_url: str | None = None
+
+    # --- how a search hit names people and links notes ---------------------------------------------
+    def mention(self, user_id: str) -> str:
+        return f"<@{user_id}>"
+
+    def permalink(self, workspace_id: str, channel_id: str, message_id: str, thread_id: str | None) -> str | None:
+        """Slack's permalink form, `<workspace>/archives/<channel>/p<ts without its dot>` (what
+        chat.getPermalink answers), with the thread named for a note posted in one."""
+        if not self.workspace_url or not message_id:
+            return None
+        link = f"{self.workspace_url.rstrip('/')}/archives/{channel_id}/p{message_id.replace('.', '')}"
+        if thread_id and thread_id != message_id:
+            link += f"?thread_ts={thread_id}&cid={channel_id}"
+        return link
 
     # --- messages --------------------------------------------------------------------------------
     async def post_reply(self, note: AudioNote, text: str) -> MessageRef:

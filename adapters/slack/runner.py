@@ -91,6 +91,7 @@ class SlackBot:
         except SlackApiError as e:
             raise VoxnoteError(f"Slack refused SLACK_BOT_TOKEN ({e.response.get('error')})") from e
         log.info("Slack: signed in as %s in %s", me.get("user"), me.get("team"))
+        self.platform.workspace_url = me.get("url") or None
         # Registered before connecting: jobs queued before a restart resume on this platform.
         self.core.register(self.platform, Platform.slack)
         if self.mode == "socket":

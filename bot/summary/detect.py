@@ -1,4 +1,5 @@
-"""Rules that spot action items, decisions and open questions in meeting sentences (English phrasing)."""
+"""Rules that spot action items, decisions and open questions in meeting sentences: which sentence is a
+task, who owns it and when it is due, reading the phrasing cues (bot/summary/phrasing.py) across turns."""
 
 from __future__ import annotations
 
@@ -6,7 +7,48 @@ import re
 from dataclasses import dataclass, field
 
 from bot.summary.models import ActionItem
-from bot.summary.text import DAYS, MONTHS, STOPWORDS, content_words, words
+from bot.summary.phrasing import (
+    ACCEPT,
+    ADDRESSEE,
+    ANAPHOR,
+    ANSWER_CUE,
+    ASSIGNED,
+    DECISION,
+    DECLINE,
+    EXPLICIT,
+    FIRST_PERSON,
+    FIRST_PERSON_IF_DUE,
+    FOR_ME,
+    GROUP,
+    HEDGE,
+    IN_MEETING,
+    LABEL_PREFIX,
+    LETS_DECIDE,
+    LETS_NOT_DECIDE,
+    NAMED_OWNER,
+    NOT_ACTION,
+    NOT_A_TASK,
+    NOT_NAMES,
+    OFFER,
+    OFFER_TAKEN,
+    OPEN,
+    PLEASANTRY,
+    REPORTED,
+    REPORT_BACK,
+    REQUEST,
+    STANDING,
+    TAKEN_UP,
+    TAKES_IT,
+    TOPIC_SHIFT,
+    TO_EVERYONE,
+    TURN_TAKING,
+    UNCERTAIN,
+    VOCATIVE_END,
+    VOCATIVE_START,
+    due_phrase,
+    without_due,
+)
+from bot.summary.text import content_words, words
 
 
 @dataclass
@@ -29,141 +71,11 @@ class Findings:
         return {i for i, _ in self.action_items} | set(self.decisions) | set(self.open_questions)
 
 
-def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
-
-
-_DAY = "|".join(DAYS)
-_MONTH = "|".join(MONTHS)
-_ORD = r"\d{1,2}(?:st|nd|rd|th)?"
-_WHEN = (
-    rf"(?:the\s+)?end\s+of\s+(?:the\s+)?(?:day|week|month|quarter|sprint|year)"
-    rf"|(?:eod|eow|cob)(?:\s+(?:today|tomorrow|{_DAY}))?"
-    rf"|(?:next\s+|this\s+)?(?:{_DAY})(?:\s+(?:morning|afternoon|evening|night))?"
-    rf"|tomorrow(?:\s+(?:morning|afternoon|evening))?|tonight|today|next\s+(?:week|month|sprint|quarter)"
-    rf"|(?:the\s+)?{_ORD}(?:\s+of)?\s+(?:{_MONTH})|(?:{_MONTH})\s+{_ORD}|\d{{4}}-\d{{2}}-\d{{2}}"
-    rf"|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|the\s+{_ORD}\b"
-)
-DUE = [
-    _rx(rf"\b(?:by|before|until|till|no\s+later\s+than|on)\s+(?:{_WHEN})\b"),
-    # Deadlines set by an event rather than a date: "before lunch", "right after this call", "before the
-    # weekly call", "first thing tomorrow", "in two weeks".
-    _rx(r"\b(?:(?:right\s+|straight\s+)?after|before|by)\s+(?:lunch|(?:the|this|our|next)\s+(?:\w+\s+)?"
-        r"(?:call|meeting|sync|stand-?up|review|release|launch|demo|freeze|offsite|retro|break|holidays?))\b"
-        rf"|\bfirst\s+thing\s+(?:tomorrow|in\s+the\s+morning|(?:next\s+)?(?:{_DAY}))\b"
-        r"|\bin\s+(?:a\s+couple\s+of|two|three|four|a\s+few|\d+)\s+(?:days|weeks)\b|\bin\s+a\s+week\b"),
-    # "I'll aim for the 19th": the date is the deadline, the verb is not part of it.
-    _rx(rf"\b(?:aim(?:ing)?|target(?:ing)?)\s+for\s+(?P<due>{_WHEN})\b"),
-    # Not after "to"/"into": "push them to next sprint" names where work goes, not when it is due.
-    _rx(rf"(?<!\bto\s)(?<!\binto\s)\b(?:tomorrow(?:\s+(?:morning|afternoon|evening))?|tonight|today|"
-        rf"this\s+(?:afternoon|morning|evening|week)|next\s+(?:week|month|sprint|"
-        rf"{_DAY})|(?:the\s+)?end\s+of\s+(?:the\s+)?(?:day|week|month|sprint)|eod|eow)\b"),
-]
-
-FIRST_PERSON = _rx(r"\b(?:i'll|i\s+will|i'm\s+going\s+to|i\s+am\s+going\s+to|i'm\s+gonna|i\s+shall|"
-                   r"i\s+can\s+take\s+care)\b")
-# "I can ..." and "we'll ..." offer or promise; with a deadline attached they are commitments
-# ("I can have it ready by Thursday", "We'll get back to you after the board meeting on the 12th").
-FIRST_PERSON_IF_DUE = _rx(r"\bi\s+can\s+(?!be\b|see\b|hear\b)\w+|"
-                          r"\bwe(?:'ll|\s+will)\s+(?!be\b|see\b|need\b|have\s+to\b|go\s+with\b)\w+")
-FOR_ME = _rx(r"\b(?:todo|to-do|action\s+items?)\s+for\s+me\b")
-REQUEST = _rx(r"\b(?:can|could|would|will)\s+(?:you|someone|somebody|anyone)\b|\bplease\b|\bkindly\b")
-# A request put to the whole room: whoever says "will do" first does not own it.
-TO_EVERYONE = _rx(r"\b(?:everyone|everybody|all\s+of\s+you|each\s+of\s+you)\b")
-GROUP = _rx(r"\b(?:we\s+(?:need|have|ought)\s+to|we'll\s+need\s+to|we\s+must|we\s+should|let's|let\s+us)\b")
-# "Let's" with a verb that changes the plan settles something rather than handing out work: "let's drop
-# the v1 endpoint", "let's push them to next sprint", "let's raise the threshold" are decisions; "let's
-# schedule a usability session next week" is a task.
-LETS_DECIDE = _rx(r"\blet(?:'s|\s+us)\s+(?:just\s+|also\s+)?(?:drop|push|postpone|delay|defer|move|cancel|keep|"
-                  r"stick|switch|cap|limit|raise|lower|increase|reduce|point|use|skip|freeze|stay|stop|remove|"
-                  r"pick|choose|prioriti[sz]e|target)\b")
-EXPLICIT = _rx(r"\b(?:todo|to-do|action\s+item|follow[\s-]up|make\s+sure|assigned\s+to|don't\s+forget\s+to)\b")
-
-NOT_ACTION = [
-    _rx(r"\bi(?:'ll|\s+will)\s+be\s+(?:honest|brief|quick|frank|clear)\b"),
-    _rx(r"\b(?:can|could)\s+(?:you|everyone|anyone)\s+(?:hear|see)\s+(?:me|us|my)\b"),
-    _rx(r"\bwe\s+(?:should|must)\s+(?:be|have\s+been|have)\b"),
-    _rx(r"\blet's\s+(?:get\s+started|start|begin|move\s+on|wrap\s+up|continue|recap|see|go\s+ahead|get\s+going|"
-        r"keep\s+(?:it|this)\s+(?:quick|short|brief))\b"),
-    # Deliberating is what the meeting itself does: "then we must decide" hands nobody work.
-    _rx(r"\b(?:we|let's|let\s+us)\s+(?:(?:must|should|need\s+to|have\s+to|will|can)\s+)?"
-        r"(?:decide|discuss|talk\s+about|think\s+about)\b"),
-    # A proposal not to do something is never a task ("let's not open that today").
-    _rx(r"\blet's\s+not\b"),
-    _rx(r"\bthank(?:s| you)\b.*\bplease\b|\bplease\s+(?:go\s+ahead|continue)\b"),
-]
-# Hedged or conditional intent is not a commitment: "I might look at it if I have time", "maybe someone
-# could...", "I'll think about it", "we should probably...". ("by tomorrow probably" hedges the date only.)
-HEDGE = _rx(r"\b(?:maybe|perhaps|possibly)\b|\b(?:i|we|you|someone|somebody)\s+(?:might|may)\b|"
-            r"\b(?:should|will|'ll|could|can|would)\s+probably\b|\bprobably\s+(?:i|we)\b|"
-            r"\bif\s+(?:i|we)\s+(?:have|get|find)\s+(?:the\s+|some\s+)?time\b|\bno\s+promises\b|"
-            r"\bif\s+you\s+feel\s+like\s+it\b|\bi\s+(?:think|guess|suppose)\s+we\s+(?:should|could|might)\b|"
-            r"\bi\s+wonder\b|\b(?:i'll|i\s+will)\s+(?:think\s+about|consider|see\s+(?:if|whether|what|how))\b")
-# Done inside the meeting, so nothing is left to do afterwards: "could you tell us how...", "walk me
-# through", "remind me where...", "share my screen", "I'll paste the link right now".
-IN_MEETING = _rx(r"\b(?:tell|walk|remind|show)\s+(?:me|us|everyone|the\s+(?:team|group|room))\b|"
-                 r"\btell\s+(?:us\s+)?(?:the|your)\s+(?:status|update)\b|\b(?:share|show)\s+(?:my|your)\s+screen\b|"
-                 r"\b(?:go|start)\s+first\b|\bright\s+now\b|\bin\s+a\s+(?:sec(?:ond)?|moment|minute)\b|"
-                 r"\bas\s+we\s+speak\b")
-# Well-wishing and greetings are neither tasks nor decisions ("let's have a good sprint", "welcome to...").
-PLEASANTRY = _rx(r"\bhave\s+a\s+(?:good|great|nice|lovely|wonderful|productive)\b|\benjoy\b|\bgood\s+luck\b|"
-                 r"\btake\s+care\b|\bwelcome\s+(?:to|back|everyone|all)\b|\bstay\s+(?:safe|dry|warm)\b")
-DECISION = _rx(r"\b(?:we(?:'ve|\s+have)?\s+decided|we\s+agreed|(?:it's|it\s+is)\s+agreed|agreed\s+(?:that|to|on)|"
-               r"let's\s+go\s+with|we(?:'ll|\s+will)\s+go\s+with|we're\s+going\s+with|the\s+decision\s+is|"
-               r"decision:|we\s+settled\s+on|final\s+decision|final\s+answer|we(?:'re|\s+are)\s+deciding)\b")
-OPEN = _rx(r"\b(?:open\s+question|not\s+sure|need\s+to\s+figure\s+out|figure\s+out|don't\s+know\s+yet|"
-           r"no\s+idea|unclear|to\s+be\s+decided|tbd|still\s+(?:an\s+)?open|unresolved)\b")
-UNCERTAIN = _rx(r"\b(?:not\s+sure|don't\s+know|no\s+idea|unclear|open\s+question|good\s+question|can't\s+say)\b")
-TOPIC_SHIFT = _rx(r"^(?:\w+,\s+)?(?:speaking\s+of|something\s+(?:else|different)|moving\s+on|next\s+topic|"
-                  r"on\s+another\s+note|by\s+the\s+way|anyway|different\s+topic|unrelated)\b")
-ANSWER_CUE = _rx(r"^(?:yes|yeah|yep|yup|no|nope|not\s+yet|sure|about|around|roughly|probably|definitely|"
-                 r"absolutely|i|i'm|i've|it's|it\s+is|we|they|it|that|sounds|fine|agreed|makes\s+sense|"
-                 r"good\s+idea|exactly|correct)\b")
-ACCEPT = _rx(r"^(?:sure|yes|yeah|yep|yup|ok(?:ay)?|will\s+do|on\s+it|i\s+can|i'll|i\s+will|no\s+problem|"
-             r"consider\s+it\s+done|happy\s+to|got\s+it)\b")
-LABEL_PREFIX = _rx(r"^(?:(?:ok(?:ay)?|so|and|also|then),?\s+)*(?:action\s+items?|to-?do(?:\s+for\s+me)?)\s*[:,-]\s*")
-
-# A capitalised word, Latin letters included ("Jürgen," is an addressee as much as "Bob,").
-NAME = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+"
-# Capitalised words that start sentences but never name a person.
-NOT_NAMES = frozenset(
-    "okay ok so thanks thank great sure yes yeah then also sounds nice good agreed well hi hey please maybe "
-    "welcome hello glad happy back time "
-    "everyone someone somebody anyone team folks guys all right next first last and but or action todo "
-    "now this that it we they you he she i nobody none".split()
-) | STOPWORDS | set(DAYS) | set(MONTHS)
-VOCATIVE_START = re.compile(
-    rf"^(?:(?:ok(?:ay)?|so|and|also|then|right)[,\s]+)*({NAME}),\s+(?:can|could|would|will|please|kindly|you|"
-    r"I'd|make|follow|don't|remember)\b"
-)
-VOCATIVE_END = re.compile(rf",\s+({NAME})[?.!]?$")
-# "Lena to draft the RFC" hands Lena a task only if a verb follows "to": "Welcome to the weekly planning
-# meeting" has a determiner there, and no name.
-_TO_VERB = r"to\s+(?!(?:the|a|an|my|our|your|his|her|their|this|that|these|those|all|everyone|you|me|us|them)\b)"
-NAMED_OWNER = re.compile(
-    rf"(?:^|[:;,]\s*|\band\s+)({NAME})\s+(?:will|{_TO_VERB}|is\s+going\s+to|is\s+gonna|should|needs\s+to|"
-    r"takes|owns)\s*\w"
-)
-NOT_A_TASK = re.compile(r"(?:be|been|have|has|had|know|like|think|agree|say|said)\b", re.IGNORECASE)
-ASSIGNED = re.compile(rf"\bassigned\s+to\s+({NAME})\b")
-
-
-ADDRESSEE = re.compile(rf"^(?:(?:ok(?:ay)?|so|and|right)[,\s]+)*({NAME}),\s|,\s+({NAME})\?$")
-
-
 def _addressee(text: str) -> str | None:
     """The person a question is put to ("Bob, where are we...?", "..., Carol?"): they usually answer it."""
     match = ADDRESSEE.search(text)
     name = match and (match.group(1) or match.group(2))
     return name if name and name.lower() not in NOT_NAMES else None
-
-
-def due_phrase(text: str) -> str | None:
-    for pattern in DUE:
-        match = pattern.search(text)
-        if match:
-            return match.groupdict().get("due") or match.group(0)
-    return None
 
 
 def _is_name(word: str, known: set[str]) -> bool:
@@ -196,16 +108,26 @@ def _names_a_doer(text: str, known: set[str]) -> bool:
 
 def _not_a_task(text: str) -> bool:
     """Hedged, done within the meeting, or a pleasantry: whatever its grammar, nobody leaves with work."""
+    if TURN_TAKING.search(text) and due_phrase(text) is None:
+        return True
     return bool(HEDGE.search(text) or IN_MEETING.search(text) or PLEASANTRY.search(text))
 
 
 def is_decision(text: str) -> bool:
-    # "Let's keep it quick today" runs the meeting; it decides nothing about the work.
-    if _not_a_task(text) or text.rstrip().endswith("?") or any(p.search(text) for p in NOT_ACTION):
+    if text.rstrip().endswith("?") or REPORTED.search(text):
         return False
-    if DECISION.search(text):
-        return len(words(text)) >= 4
+    match = LETS_NOT_DECIDE.search(text)
+    if match and len(content_words(text[match.start():])) >= 2 and not HEDGE.search(text):
+        return True
+    # "Let's keep it quick today" runs the meeting; it decides nothing about the work.
+    if _not_a_task(text) or any(p.search(text) for p in NOT_ACTION):
+        return False
+    if (cue := DECISION.search(text)) is not None:
+        # It has to say what was decided: "Okay, that's decided then." only closes the point before it.
+        return len(content_words(text[: cue.start()] + " " + text[cue.end() :])) >= 1
     # "Let's do that." settles nothing by itself: the plan verb needs an object.
+    if re.search(r"\blet(?:'s|\s+us)\b", text, re.IGNORECASE) and STANDING.search(text):
+        return len(words(text)) >= 4
     match = LETS_DECIDE.search(text)
     return bool(match) and len(content_words(text[match.start():])) >= 2
 
@@ -215,15 +137,15 @@ def is_action(text: str, known: set[str] | None = None) -> bool:
         return False
     if any(p.search(text) for p in NOT_ACTION) or is_acceptance(text) or _not_a_task(text):
         return False
-    if FIRST_PERSON.search(text) or REQUEST.search(text) or GROUP.search(text) or EXPLICIT.search(text):
+    if FIRST_PERSON.search(text) or REQUEST.search(text) or EXPLICIT.search(text):
         return True
+    if GROUP.search(text):
+        return due_phrase(text) is not None
     if _names_a_doer(text, known or set()):
         return True
     return due_phrase(text) is not None and bool(FIRST_PERSON_IF_DUE.search(text))
 
 
-ANAPHOR = _rx(r"\b(?:it|them|this|that|those|these)\b")
-REPORT_BACK = _rx(r"\b(?:get|come|revert|report|circle)\s+back\b")
 
 
 def adds_only_a_date(reply: str, request: str) -> bool:
@@ -232,8 +154,8 @@ def adds_only_a_date(reply: str, request: str) -> bool:
     item would give the reader a second, contextless copy of the same task."""
     if not (FIRST_PERSON.search(reply) or FIRST_PERSON_IF_DUE.search(reply) or ACCEPT.match(reply)):
         return False
-    due = due_phrase(reply)
-    rest = set(content_words(reply.replace(due, " ") if due else reply)) - set(content_words(request))
+    # A reply may give its deadline twice ("before the next release train, so by the 14th"): all of it is when.
+    rest = set(content_words(without_due(reply))) - set(content_words(request))
     return len(rest) <= 1 or bool(REPORT_BACK.search(reply)) or (bool(ANAPHOR.search(reply)) and len(rest) <= 3)
 
 
@@ -272,6 +194,79 @@ def _is_answered(sentences: list[Sentence], i: int, question: Sentence) -> bool:
     return bool(addressed or overlap or ANSWER_CUE.match(reply.text))
 
 
+def _taken_up(sentences: list[Sentence], i: int) -> Sentence | None:
+    """The sentence that takes up a group proposal ("We should migrate the database." "Let's do it."):
+    the next one, by anyone, when the proposal is otherwise a plain task."""
+    text = sentences[i].text
+    if not GROUP.search(text) or text.rstrip().endswith("?") or i + 1 >= len(sentences):
+        return None
+    if OPEN.search(text) or LETS_DECIDE.search(text) or any(p.search(text) for p in NOT_ACTION) or _not_a_task(text):
+        return None
+    nxt = sentences[i + 1]
+    return nxt if TAKEN_UP.match(nxt.text) and not _not_a_task(nxt.text) else None
+
+
+def _declined(sentences: list[Sentence], i: int) -> bool:
+    if not REQUEST.search(sentences[i].text):
+        return False
+    reply = _next_turn_start(sentences, i)
+    return reply is not None and reply.speaker is not None and bool(DECLINE.match(reply.text))
+
+
+def _offer_taken(sentences: list[Sentence], i: int) -> Sentence | None:
+    """The yes to "Should I write mine too?", "Want me to send the deck?"."""
+    text = sentences[i].text
+    if not (text.rstrip().endswith("?") and OFFER.search(text)) or _not_a_task(text):
+        return None
+    reply = _next_turn_start(sentences, i)
+    return reply if reply is not None and reply.speaker is not None and OFFER_TAKEN.match(reply.text) else None
+
+
+
+
+def _answered_with_commitment(
+    sentences: list[Sentence], i: int
+) -> tuple[list[Sentence], Sentence | None] | None:
+    """A question that names work, answered by taking it on: "The audit log export. Kwame?" "I'll take it.
+    Should be done in two weeks."; "Did you submit your expenses?" "Oops, no. I'll do it tonight."
+
+    "I'll take it" says nothing alone, so the item is the question with its answer: the question's
+    sentences (the last question of the other speaker's turn and the sentence before it when the question
+    is only a name) and, when the next sentence of the answer gives the deadline, that one too."""
+    s = sentences[i]
+    if s.speaker is None or not is_acceptance(s.text) or not (FIRST_PERSON.search(s.text) or
+                                                              FIRST_PERSON_IF_DUE.search(s.text)):
+        return None
+    if _not_a_task(s.text) or any(p.search(s.text) for p in NOT_ACTION) or not TAKES_IT.search(s.text):
+        return None
+    # The answer opens its turn, perhaps after "Yes."/"Oops, no.".
+    turn = [x for x in sentences[: i + 1] if x.turn == s.turn]
+    if len(turn) > 2 or (len(turn) == 2 and len(content_words(turn[0].text)) > 1):
+        return None
+    before = [x for x in sentences[: turn[0].index] if x.turn == s.turn - 1]
+    if not before or before[0].speaker in (None, s.speaker):
+        return None
+    asks = [x for x in before[-2:] if x.text.rstrip().endswith("?")]
+    if not asks:
+        return None
+    q = asks[-1]
+    if REQUEST.search(q.text) or OFFER.search(q.text) or _not_a_task(q.text) or any(
+            p.search(q.text) for p in NOT_ACTION):
+        return None
+    what = [q]
+    if len(content_words(q.text)) < 2 and q.index > before[0].index:
+        what = [sentences[q.index - 1], q]
+    if len(content_words(" ".join(x.text for x in what))) < 2:
+        return None
+    rest = [x for x in sentences[i + 1 :] if x.turn == s.turn]
+    if any(is_action(x.text) for x in rest):
+        return None  # "I'll take it. I'll write up a design by Friday.": the next sentence says what
+    nxt = rest[0] if rest else None
+    then = nxt if nxt is not None and nxt.turn == s.turn and due_phrase(nxt.text) and len(
+        content_words(without_due(nxt.text))) <= 2 else None
+    return what, then
+
+
 def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Findings:
     """Scan sentences in order; each sentence lands in at most one list."""
     known = known_names or set()
@@ -284,7 +279,7 @@ def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Find
         question = text.rstrip().endswith("?")
         if is_decision(text):
             out.decisions.append(i)
-        elif is_action(text, known):
+        elif is_action(text, known) and not _declined(sentences, i):
             owner = named_owner(text, known)
             commits = FIRST_PERSON.search(text) or FIRST_PERSON_IF_DUE.search(text)
             if owner is None and (commits and not REQUEST.search(text) or FOR_ME.search(text)):
@@ -303,10 +298,27 @@ def find(sentences: list[Sentence], known_names: set[str] | None = None) -> Find
             elif commits and i + 1 < len(sentences):
                 # "I'll take the parser part. I can have it ready by EOD Thursday.": one task, said twice.
                 nxt = sentences[i + 1]
-                if nxt.turn == s.turn and ANAPHOR.search(nxt.text) and adds_only_a_date(nxt.text, text):
+                # "I'll write the scoping doc. Give me until the 18th.": a sentence that only says when.
+                only_when = due_phrase(nxt.text) is not None and len(content_words(without_due(nxt.text))) <= 1
+                if nxt.turn == s.turn and (ANAPHOR.search(nxt.text) and adds_only_a_date(nxt.text, text) or only_when):
                     skip.add(nxt.index)
                     due = due or due_phrase(nxt.text)
             out.action_items.append((i, ActionItem(text=_clean(text), owner=owner, due=due)))
+        elif (taker := _taken_up(sentences, i)) is not None:
+            # The proposal is the task; the "let's do it" that made it one says nothing new.
+            skip.add(taker.index)
+            owner = taker.speaker if FIRST_PERSON.search(taker.text) or FIRST_PERSON_IF_DUE.search(taker.text) else None
+            out.action_items.append((i, ActionItem(text=_clean(text), owner=owner, due=due_phrase(taker.text))))
+        elif _offer_taken(sentences, i) is not None:
+            due = due_phrase(text) or next((d for r in _reply_turn(sentences, i) if (d := due_phrase(r.text))), None)
+            out.action_items.append((i, ActionItem(text=_clean(text), owner=s.speaker, due=due)))
+        elif (asked := _answered_with_commitment(sentences, i)) is not None:
+            what, then = asked
+            due = due_phrase(text) or (due_phrase(then.text) if then is not None else None)
+            if then is not None:
+                skip.add(then.index)
+            joined = " ".join(x.text for x in [*what, s] + ([then] if then is not None else []))
+            out.action_items.append((i, ActionItem(text=_clean(joined), owner=s.speaker, due=due)))
         elif question and len(content_words(text)) >= 3:
             if not _is_answered(sentences, i, s):
                 out.open_questions.append(i)

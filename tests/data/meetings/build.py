@@ -15,6 +15,10 @@ annotation cannot silently drift from the transcript it describes.
 
 Run: python tests/data/meetings/build.py        (rewrites the .json files)
      python tests/data/meetings/build.py --check (fails if anything differs)
+
+Both meeting sets are built by this one file, so a second held-out set cannot drift from the first in
+format or timing: with no folder given it handles every folder in ``FOLDERS``; a folder path as an
+argument handles only that one (``build.py --check tests/data/meetings_heldout2``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The original twelve (tune + held-out) and the second held-out set, written later and never tuned on.
+FOLDERS = (HERE, HERE.parent / "meetings_heldout2")
 WORDS_PER_SECOND = 2.6
 GAP_SAME_SPEAKER = 0.25
 GAP_NEW_SPEAKER = 0.6
@@ -113,25 +119,39 @@ def check_truth(script: dict, truth: dict, name: str) -> list[str]:
     return problems
 
 
-def main(argv: list[str]) -> int:
-    check = "--check" in argv
+def build_folder(folder: Path, check: bool) -> list[str]:
     problems: list[str] = []
-    for script_path in sorted(HERE.glob("[0-9][0-9]_*.txt")):
+    scripts = sorted(folder.glob("[0-9][0-9]_*.txt"))
+    if not scripts:
+        # An empty or mistyped folder would otherwise "pass" the check with nothing checked.
+        return [f"{folder}: no NN_name.txt meeting scripts"]
+    for script_path in scripts:
         name = script_path.stem
         script = parse_script(script_path)
-        out = HERE / f"{name}.json"
+        out = folder / f"{name}.json"
         rendered = json.dumps(transcript(script), indent=1, ensure_ascii=False) + "\n"
         if check:
             if not out.exists() or out.read_text(encoding="utf-8") != rendered:
-                problems.append(f"{out.name} is stale; rerun build.py")
+                problems.append(f"{folder.name}/{out.name} is stale; rerun build.py")
         else:
             out.write_text(rendered, encoding="utf-8")
-        truth_path = HERE / f"{name}.truth.json"
+        truth_path = folder / f"{name}.truth.json"
         if not truth_path.exists():
-            problems.append(f"{truth_path.name} missing")
+            problems.append(f"{folder.name}/{truth_path.name} missing")
             continue
         truth = json.loads(truth_path.read_text(encoding="utf-8"))
-        problems += check_truth(script, truth, name)
+        if truth.get("meeting") != name:
+            problems.append(f"{folder.name}/{truth_path.name}: 'meeting' is {truth.get('meeting')!r}")
+        problems += check_truth(script, truth, f"{folder.name}/{name}")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    folders = [Path(a).resolve() for a in argv if a != "--check"] or list(FOLDERS)
+    problems: list[str] = []
+    for folder in folders:
+        problems += build_folder(folder, check)
     for p in problems:
         print(p, file=sys.stderr)
     return 1 if problems else 0
