@@ -5,10 +5,10 @@ Storage is a leaf: it knows the shared value types (`bot.models`), never the bot
 from pathlib import Path
 
 from storage.base import Store, StoreUnavailable
-from storage.models import Job, JobStatus, StoredTranscript
+from storage.models import Job, JobStatus, StoredTranscript, Voiceprint
 from storage.sqlite import SQLiteStore
 
-__all__ = ["Job", "JobStatus", "SQLiteStore", "Store", "StoreUnavailable", "StoredTranscript", "open_store"]
+__all__ = ["Job", "JobStatus", "SQLiteStore", "Store", "StoreUnavailable", "StoredTranscript", "Voiceprint", "open_store"]
 
 
 async def open_store(db_path: str | Path, database_url: str | None = None) -> Store:

@@ -102,6 +102,24 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE transcripts ADD COLUMN translation TEXT;
     ALTER TABLE transcripts ADD COLUMN translation_posted INTEGER NOT NULL DEFAULT 0;
+    """,    # 9: enrolled voices (named speakers), per workspace: the embedding only (float32 bytes), never
+    # audio; who the voice is, who enrolled it and who consented; the channel and note it came from,
+    # so the `/voxnote forget` of that channel deletes it.
+    """
+    CREATE TABLE voiceprints (
+        platform     TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        name_key     TEXT NOT NULL,
+        embedding    BLOB NOT NULL,
+        user_id      TEXT NOT NULL,
+        enrolled_by  TEXT NOT NULL,
+        consented_by TEXT NOT NULL,
+        channel_id   TEXT NOT NULL,
+        source_key   TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        PRIMARY KEY (platform, workspace_id, name_key)
+    );
     """,
 ]
 
@@ -189,6 +207,22 @@ POSTGRES_MIGRATIONS: list[LiteralString] = [
     """
     ALTER TABLE transcripts ADD COLUMN translation TEXT;
     ALTER TABLE transcripts ADD COLUMN translation_posted BOOLEAN NOT NULL DEFAULT false;
+    """,    # 9: enrolled voices (named speakers), per workspace
+    """
+    CREATE TABLE voiceprints (
+        platform     TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        name_key     TEXT NOT NULL,
+        embedding    BYTEA NOT NULL,
+        user_id      TEXT NOT NULL,
+        enrolled_by  TEXT NOT NULL,
+        consented_by TEXT NOT NULL,
+        channel_id   TEXT NOT NULL,
+        source_key   TEXT NOT NULL,
+        created_at   DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (platform, workspace_id, name_key)
+    );
     """,
 ]
 
