@@ -207,8 +207,8 @@ async def _speaker_command(store: Store, ctx: CommandContext, arg: str) -> str:
     if action in ("remove", "rm", "delete", "forget"):
         if not rest:
             raise CommandError("usage: `/voxnote speaker remove <name>`")
-        voices = {v.name.casefold(): v for v in await store.list_voiceprints(ctx.platform, ctx.workspace_id)}
-        voice = voices.get(rest.casefold())
+        by_name = {v.name.casefold(): v for v in await store.list_voiceprints(ctx.platform, ctx.workspace_id)}
+        voice = by_name.get(rest.casefold())
         if voice is None:
             raise CommandError(f"no voice is enrolled as `{rest}`; see `/voxnote speaker list`")
         if not ctx.is_admin and ctx.user_id != voice.user_id:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Mapping
 from typing import Any
 
 from bot.models import Platform
@@ -39,7 +38,8 @@ def voiceprint_row(voice: Voiceprint, created_at: float) -> tuple[Any, ...]:
             voice.channel_id, voice.source_key, created_at)
 
 
-def voiceprint_from_row(row: Mapping[str, Any]) -> Voiceprint:
+def voiceprint_from_row(row: Any) -> Voiceprint:
+    """From a row of either driver (aiosqlite.Row or psycopg's dict row: both index by column name)."""
     return Voiceprint(
         platform=Platform(row["platform"]), workspace_id=row["workspace_id"], name=row["name"],
         embedding=unpack_embedding(row["embedding"]), user_id=row["user_id"], enrolled_by=row["enrolled_by"],

@@ -28,9 +28,9 @@ class ConsentView(discord.ui.View):
         super().__init__(timeout=CONSENT_TTL_S)
         self.core = core
         self.request_id = request_id
-        yes = discord.ui.Button(label="Yes, use my voice", style=discord.ButtonStyle.success,
+        yes: discord.ui.Button[ConsentView] = discord.ui.Button(label="Yes, use my voice", style=discord.ButtonStyle.success,
                                 custom_id=f"voxnote_consent:yes:{request_id}")
-        no = discord.ui.Button(label="No", style=discord.ButtonStyle.secondary,
+        no: discord.ui.Button[ConsentView] = discord.ui.Button(label="No", style=discord.ButtonStyle.secondary,
                                custom_id=f"voxnote_consent:no:{request_id}")
         yes.callback = self._yes  # type: ignore[method-assign]
         no.callback = self._no  # type: ignore[method-assign]

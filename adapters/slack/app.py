@@ -192,7 +192,7 @@ class SlackListeners:
                 "transcripts with speaker labels in this workspace would then name you. voxnote keeps a voiceprint "
                 "(numbers, not audio) until you or an admin remove it (`/voxnote speaker remove`). "
                 f"Only you can answer; this request expires in {minutes} minutes.")
-        blocks = [
+        blocks: list[dict[str, Any]] = [
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
             {"type": "actions", "elements": [
                 {"type": "button", "action_id": CONSENT_YES, "value": pending.id, "style": "primary",
