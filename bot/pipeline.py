@@ -190,7 +190,8 @@ class NotePipeline:
         if note.public_url and self.transcriber.can_fetch_urls:
             request = TranscriptionRequest.for_settings(chan, file_url=note.public_url, speaker_prints=prints)
             try:
-                return await self._consume(request, live), None
+                transcript = await self._consume(request, live)
+                return await self._named(note, platform, transcript, None, prints), None
             except TranscriptionRejected as exc:
                 # The service could not fetch the URL (expired, blocked): send the bytes ourselves.
                 if live.has_text:
@@ -201,7 +202,25 @@ class NotePipeline:
         if note.duration is None and request.file is not None:
             # An uploaded file rarely says how long it is; its container does, without decoding.
             live.set_duration(await asyncio.to_thread(declared_duration, request.file))
-        return await self._consume(request, live), request
+        transcript = await self._consume(request, live)
+        return await self._named(note, platform, transcript, request.file, prints), request
+
+    async def _named(self, note: AudioNote, platform: ChatPlatform, transcript: Transcript, data: bytes | None,
+                     prints: dict[str, list[float]]) -> Transcript:
+        """Names enrolled speakers when the engine could not (a remote service: its API takes recordings
+        and the bot keeps none, only voiceprints). A bonus: a failure leaves the `Speaker N` labels."""
+        if not prints or self.speakers is None or getattr(self.transcriber, "names_voiceprints", False):
+            return transcript
+        if not any(s.speaker_id for s in transcript.segments):
+            return transcript
+        try:
+            if data is None:
+                data = await platform.fetch_audio(note, self.settings.max_audio_bytes)
+            segments = await self.speakers.name(data, list(transcript.segments), prints)
+        except Exception:
+            log.exception("naming the speakers of %s failed", note.idempotency_key)
+            return transcript
+        return transcript.model_copy(update={"segments": segments})
 
     async def _consume(self, request: TranscriptionRequest, live: LiveReply) -> Transcript:
         async for event in self.transcriber.stream(request):

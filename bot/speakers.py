@@ -21,7 +21,8 @@ from bot.commands import CommandContext
 from bot.engine.audio import decode_audio_bytes
 from bot.engine.diarize import Diarizer
 from bot.errors import CommandError, NotAllowed, VoxnoteError
-from bot.models import AudioNote, Platform
+from bot.engine.speaker_names import name_speakers
+from bot.models import AudioNote, Platform, Segment
 from storage import Store, Voiceprint
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,20 @@ class Speakers:
         now = time.time()
         for key in [k for k, p in self._pending.items() if p.expires_at <= now]:
             del self._pending[key]
+
+    async def name(self, data: bytes, segments: list[Segment], prints: dict[str, list[float]]) -> list[Segment]:
+        """`segments` (diarized by an engine that cannot take voiceprints) with matched speakers renamed,
+        as the local engine names them; decoding and matching run in a worker thread."""
+        if not prints or not any(s.speaker_id for s in segments):
+            return segments
+        model = await self._voices()
+        vectors = {name: np.asarray(v, dtype=np.float32) for name, v in prints.items()}
+
+        def match() -> list[Segment]:
+            audio = decode_audio_bytes(data, max_bytes=self.max_audio_bytes, max_seconds=4 * 3600)
+            return name_speakers(model, audio.samples, segments, vectors)
+
+        return await asyncio.to_thread(match)
 
     async def prints(self, platform: Platform, workspace_id: str) -> dict[str, list[float]]:
         """The workspace's enrolled voices, name -> voiceprint (what a diarized note is matched against)."""

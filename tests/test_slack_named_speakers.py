@@ -5,9 +5,13 @@ voice, a later diarized note (real audio, the real local engine) names them, `sp
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bot.models import Platform
+from bot.engine.mistral import MistralTranscriber
+from bot.models import Platform, Segment, Transcript
+from storage import Voiceprint
 from tests.fixtures.slack import FakeSlack, SlackHarness
 from tests.test_named_speakers_real import ENROL, SPEAKERS
 
@@ -82,3 +86,27 @@ async def test_enrol_with_consent_then_named_listed_and_removed(slack_harness, f
     assert await h.store.list_voiceprints(Platform.slack, fake_slack.team_id) == []
     unnamed = await diarized_reply(h, fake_slack)
     assert "Carlo" not in unnamed and "*Speaker " in unnamed, unnamed
+
+
+async def test_a_remote_engines_speakers_are_named_by_the_bot(slack_harness, fake_slack: FakeSlack,
+                                                              fake_mistral) -> None:
+    """With a Mistral-compatible service (which takes recordings, and the bot keeps none), the service
+    labels the speakers and the bot names the enrolled one from the note's audio; no voiceprint leaves."""
+    turns = json.loads((SPEAKERS / "tune-2v-04-carlo-june.turns.json").read_text())["turns"]
+    ids = {"carlo": "speaker_1", "june": "speaker_2"}
+    segments = [Segment(text=" " + (t["text"] or "…"), start=t["start"], end=t["end"], speaker_id=ids[t["speaker"]])
+                for t in turns]
+    fake_mistral.reply_transcript(Transcript(text="".join(s.text for s in segments).strip(), segments=segments))
+    fake_slack.users["U0ADMIN"] = {"is_admin": True}
+    async with MistralTranscriber(fake_mistral.url, "sk-test", "voxtral-mini-latest") as transcriber:
+        h: SlackHarness = await slack_harness(transcriber)
+        await h.command("diarize on", user="U0ADMIN")
+        embedding = await h.core.speakers.voiceprint((ENROL / "carlo.ogg").read_bytes())
+        await h.store.add_voiceprint(Voiceprint(
+            platform=Platform.slack, workspace_id=fake_slack.team_id, name="Carlo", embedding=embedding,
+            user_id="U0CARLO", enrolled_by="U0ADMIN", consented_by="U0CARLO", channel_id=CHANNEL,
+            source_key="slack:enrolment"))
+        named = await diarized_reply(h, fake_slack)
+    assert "*Carlo*:" in named and "*Speaker 2*:" in named, named
+    [sent] = fake_mistral.transcription_requests
+    assert sent.field("diarize") == "true" and "speaker_references" not in sent.names

@@ -112,6 +112,8 @@ class LocalTranscriber:
 
     #: The in-process engine gets bytes from the bot; it never downloads a URL itself.
     can_fetch_urls = False
+    #: It matches a request's `speaker_prints` itself (the pipeline need not name speakers after it).
+    names_voiceprints = True
 
     def __init__(self, settings: Settings, *, diarizer: Diarizer | None = None, plan: SplitPlan | None = None) -> None:
         self.settings = settings
