@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import accuracy, chaos, diarization, engine_speed, first_partial, live_latency, overhead, summaries
+from bench import (accuracy, chaos, diarization, engine_speed, first_partial, live_latency, named_speakers, overhead,
+                   summaries)
 from bench.common import RESULTS_DIR, table
 
 BENCHES = {"overhead": overhead, "first_partial": first_partial, "live_latency": live_latency,
            "engine_speed": engine_speed, "accuracy": accuracy, "diarization": diarization, "chaos": chaos,
-           "summaries": summaries}
+           "summaries": summaries, "named_speakers": named_speakers}
 
 
 def main(argv: list[str] | None = None) -> None:

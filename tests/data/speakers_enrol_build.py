@@ -54,6 +54,15 @@ def main(work: Path, speakers: Path) -> None:
         print(wav, out / f"{voice}.ogg")
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    clips = json.loads((speakers / "manifest.json").read_text())["voices"]
+    lines = ["Enrolment recordings of tests/data/speakers/enrol/ (built by tests/data/speakers_enrol_build.py from the",
+             "same packages as the clips, prompts that no clip uses). Each is a recording of one person:", ""]
+    for voice in ENROLLED:
+        entry = clips[voice]
+        lines.append(f"- {voice}.ogg: {entry['person']}; licence {entry['licence']}; from {entry['package']}; "
+                     f"see ../{entry['copyright']}")
+    lines += ["", "Files under a CC-BY-SA licence are shared under the same licence."]
+    (out / "LICENSE.txt").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
