@@ -26,7 +26,7 @@ def ogg(fake: FakeSlack, path, seconds: float):
 
 
 async def clicked(h: SlackHarness, fake: FakeSlack, request: dict, action: str, user: str) -> None:
-    await h._interact("interactive", fake.block_action(request, action, user=user))
+    await h.click(fake.block_action(request, action, user=user))
 
 
 async def diarized_reply(h: SlackHarness, fake: FakeSlack) -> str:
@@ -110,3 +110,14 @@ async def test_a_remote_engines_speakers_are_named_by_the_bot(slack_harness, fak
     assert "*Carlo*:" in named and "*Speaker 2*:" in named, named
     [sent] = fake_mistral.transcription_requests
     assert sent.field("diarize") == "true" and "speaker_references" not in sent.names
+
+
+async def test_enrolment_is_refused_plainly_when_the_name_cannot_be_looked_up(slack_harness, fake_slack: FakeSlack,
+                                                                              local_engine) -> None:
+    fake_slack.users["U0ADMIN"] = {"is_admin": True}
+    h: SlackHarness = await slack_harness(local_engine)
+    note = fake_slack.user_message(CHANNEL, [ogg(fake_slack, ENROL / "carlo.ogg", 26.0)], user="U0CARLO")
+    fake_slack.errors["users.info"] = ["", "user_not_found"]  # the admin check answers, the name look-up fails
+    answer = await h.shortcut(fake_slack.message_shortcut(note, callback_id="voxnote_enrol", user="U0ADMIN"))
+    assert "could not look up that person's name" in answer["text"]
+    assert not [m for m in fake_slack.bot_messages(CHANNEL, note["ts"]) if m.get("blocks")]

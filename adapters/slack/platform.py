@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
-from bot.errors import AudioTooLarge, Deferred, FetchFailed, FetchUnavailable
+from bot.errors import AudioTooLarge, CommandError, Deferred, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
 from bot.pacing import KeyedLimiter, available
 from bot.retry import is_retryable_status, parse_retry_after
@@ -164,7 +164,11 @@ class SlackPlatform:
     # --- enrolling a voice ------------------------------------------------------------------------
     async def display_name(self, user_id: str) -> str:
         """What the person is called in the workspace (their display name, else their full name)."""
-        resp = await self.client.users_info(user=user_id)
+        try:
+            resp = await self.client.users_info(user=user_id)
+        except SlackApiError as e:
+            # Without a name there is nothing to enrol under: say so rather than use a raw user id.
+            raise CommandError(f"could not look up that person's name ({e.response.get('error')})") from e
         user = resp.get("user") or {}
         profile = user.get("profile") or {}
         return str(profile.get("display_name") or user.get("real_name") or profile.get("real_name")
