@@ -181,6 +181,9 @@ class TranscriptionRequest(BaseModel):
     #: Known voices (Mistral's `speaker_references`): a name -> a short recording of that person. With
     #: `diarize`, a speaker whose voice matches one is labelled with its name instead of `speaker_N`.
     speaker_references: dict[str, bytes] = Field(default_factory=dict, repr=False)
+    #: Known voices already embedded (a workspace's enrolled speakers): a name -> its voiceprint. The
+    #: bot keeps embeddings, never recordings, so it hands these to an engine that takes them as they are.
+    speaker_prints: dict[str, list[float]] = Field(default_factory=dict, repr=False)
     #: The consumer takes the final text from the done event, not from the deltas (the bot, a non-streamed
     #: answer): the local engine may then preview a note's first sentence and decode the whole note for the
     #: final, which need not extend the preview. Off, the deltas always add up to the final text. Never sent.

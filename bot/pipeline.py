@@ -25,6 +25,7 @@ from bot.models import (
     TranscriptionRequest,
 )
 from bot.render import render_final
+from bot.speakers import Speakers
 from bot.summary.threads import Summaries
 from bot.translation import TranslationUnavailable, Translator, needs_translation
 from bot.engine.transcriber import Transcriber
@@ -59,11 +60,13 @@ def check_limits(note: AudioNote, settings: Settings) -> None:
 
 
 class NotePipeline:
-    def __init__(self, settings: Settings, store: Store, transcriber: Transcriber, summaries: Summaries) -> None:
+    def __init__(self, settings: Settings, store: Store, transcriber: Transcriber, summaries: Summaries,
+                 speakers: Speakers | None = None) -> None:
         self.settings = settings
         self.store = store
         self.transcriber = transcriber
         self.summaries = summaries
+        self.speakers = speakers
         self.translator = Translator(transcriber, summaries.llm)
 
     async def _bytes_request(self, note: AudioNote, platform: ChatPlatform, chan: ChannelSettings) -> TranscriptionRequest:
@@ -181,20 +184,43 @@ class NotePipeline:
         """The transcript, and the request holding the note's bytes when they were fetched (a translation
         by the engine needs them again)."""
         live.set_duration(note.duration)
+        # The workspace's enrolled voices name the speakers they match (diarized notes only).
+        prints = (await self.speakers.prints(note.platform, note.workspace_id)
+                  if chan.diarize and self.speakers is not None else {})
         if note.public_url and self.transcriber.can_fetch_urls:
-            request = TranscriptionRequest.for_settings(chan, file_url=note.public_url)
+            request = TranscriptionRequest.for_settings(chan, file_url=note.public_url, speaker_prints=prints)
             try:
-                return await self._consume(request, live), None
+                transcript = await self._consume(request, live)
+                return await self._named(note, platform, transcript, None, prints), None
             except TranscriptionRejected as exc:
                 # The service could not fetch the URL (expired, blocked): send the bytes ourselves.
                 if live.has_text:
                     raise
                 log.info("file_url refused (%s); sending the bytes instead", exc)
         request = await self._bytes_request(note, platform, chan)
+        request = request.model_copy(update={"speaker_prints": prints})
         if note.duration is None and request.file is not None:
             # An uploaded file rarely says how long it is; its container does, without decoding.
             live.set_duration(await asyncio.to_thread(declared_duration, request.file))
-        return await self._consume(request, live), request
+        transcript = await self._consume(request, live)
+        return await self._named(note, platform, transcript, request.file, prints), request
+
+    async def _named(self, note: AudioNote, platform: ChatPlatform, transcript: Transcript, data: bytes | None,
+                     prints: dict[str, list[float]]) -> Transcript:
+        """Names enrolled speakers when the engine could not (a remote service: its API takes recordings
+        and the bot keeps none, only voiceprints). A bonus: a failure leaves the `Speaker N` labels."""
+        if not prints or self.speakers is None or getattr(self.transcriber, "names_voiceprints", False):
+            return transcript
+        if not any(s.speaker_id for s in transcript.segments):
+            return transcript
+        try:
+            if data is None:
+                data = await platform.fetch_audio(note, self.settings.max_audio_bytes)
+            segments = await self.speakers.name(data, list(transcript.segments), prints)
+        except Exception:
+            log.exception("naming the speakers of %s failed", note.idempotency_key)
+            return transcript
+        return transcript.model_copy(update={"segments": segments})
 
     async def _consume(self, request: TranscriptionRequest, live: LiveReply) -> Transcript:
         async for event in self.transcriber.stream(request):

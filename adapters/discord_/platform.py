@@ -131,6 +131,13 @@ class DiscordPlatform:
         _remember(self._note_of_reply, reply_id, (note.channel_id, note.message_id))
         return MessageRef(platform=Platform.discord, channel_id=note.channel_id, message_id=reply_id, label=note.label)
 
+    async def post_view(self, message: discord.Message, text: str, view: discord.ui.View) -> None:
+        """A reply to `message` with buttons (a consent request), pinging only the people it names."""
+        channel = await self._channel(message.channel.id)
+        await self._creates(str(message.channel.id)).acquire()
+        await channel.send(_fit(text), view=view, reference=message.to_reference(fail_if_not_exists=False),
+                           mention_author=False, allowed_mentions=discord.AllowedMentions(users=True))
+
     async def find_reply(self, note: AudioNote) -> MessageRef | None:
         """This bot's reply to `note` among the messages after it (after a crash that lost its id)."""
         client = await self._client()

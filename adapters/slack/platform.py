@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
 import aiohttp
 import yarl
@@ -13,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
-from bot.errors import AudioTooLarge, Deferred, FetchFailed, FetchUnavailable
+from bot.errors import AudioTooLarge, CommandError, Deferred, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
 from bot.pacing import KeyedLimiter, available
 from bot.retry import is_retryable_status, parse_retry_after
@@ -176,6 +177,31 @@ class SlackPlatform:
         )
         ts = str(resp["ts"])
         return MessageRef(platform=Platform.slack, channel_id=channel, message_id=ts, thread_id=thread_ts)
+
+    # --- enrolling a voice ------------------------------------------------------------------------
+    async def display_name(self, user_id: str) -> str:
+        """What the person is called in the workspace (their display name, else their full name)."""
+        try:
+            resp = await self.client.users_info(user=user_id)
+        except SlackApiError as e:
+            # Without a name there is nothing to enrol under: say so rather than use a raw user id.
+            raise CommandError(f"could not look up that person's name ({e.response.get('error')})") from e
+        user = resp.get("user") or {}
+        profile = user.get("profile") or {}
+        return str(profile.get("display_name") or user.get("real_name") or profile.get("real_name")
+                   or user.get("name") or user_id)
+
+    async def post_blocks(self, channel: str, thread_ts: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        """A message with buttons in a thread (the consent request); returns its ts."""
+        await self.pacing.posts(channel).acquire()
+        resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
+                                                  unfurl_links=False, unfurl_media=False)
+        return str(resp["ts"])
+
+    async def replace_blocks(self, channel: str, ts: str, text: str) -> None:
+        """The consent request answered: its buttons go, the outcome stays."""
+        await self.pacing.updates.acquire()
+        await self.client.chat_update(channel=channel, ts=ts, text=to_mrkdwn(text), blocks=[])
 
     # --- audio -----------------------------------------------------------------------------------
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:

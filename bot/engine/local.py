@@ -112,6 +112,8 @@ class LocalTranscriber:
 
     #: The in-process engine gets bytes from the bot; it never downloads a URL itself.
     can_fetch_urls = False
+    #: It matches a request's `speaker_prints` itself (the pipeline need not name speakers after it).
+    names_voiceprints = True
 
     def __init__(self, settings: Settings, *, diarizer: Diarizer | None = None, plan: SplitPlan | None = None) -> None:
         self.settings = settings
@@ -437,11 +439,14 @@ class LocalTranscriber:
         )
 
     def _reference_prints(self, request: TranscriptionRequest) -> dict[str, np.ndarray]:
-        if not request.speaker_references or self.voices is None:
+        if self.voices is None:
             return {}
-        from bot.engine.speaker_names import reference_prints
+        prints = {name: np.asarray(vector, dtype=np.float32) for name, vector in request.speaker_prints.items()}
+        if request.speaker_references:
+            from bot.engine.speaker_names import reference_prints
 
-        return reference_prints(self.voices, request.speaker_references)
+            prints.update(reference_prints(self.voices, request.speaker_references))
+        return prints
 
     def _named(self, samples: np.ndarray, segments: list[Segment], prints: dict[str, np.ndarray]) -> list[Segment]:
         if not prints or self.voices is None:
