@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bot.platform import ChatPlatform
 from bot.engine.audio import declared_duration, human_size
@@ -190,6 +191,14 @@ class NotePipeline:
                 if live.has_text:
                     raise
                 log.info("file_url refused (%s); sending the bytes instead", exc)
+        if getattr(self.transcriber, "accepts_chunks", False) and hasattr(platform, "stream_audio"):
+            # Recognition starts on the note's head while the rest still downloads (issue 15).
+            download = _Recorded(platform.stream_audio(note, self.settings.max_audio_bytes))
+            request = TranscriptionRequest.for_settings(chan, file_chunks=download, filename=note.filename,
+                                                        final_from_done=True)
+            transcript = await self._consume(request, live)
+            return transcript, TranscriptionRequest.for_settings(chan, file=download.data, filename=note.filename,
+                                                                 final_from_done=True)
         request = await self._bytes_request(note, platform, chan)
         if note.duration is None and request.file is not None:
             # An uploaded file rarely says how long it is; its container does, without decoding.
@@ -205,3 +214,26 @@ class NotePipeline:
             elif isinstance(event, DoneEvent):
                 return event.transcript()
         raise StreamInterrupted("the transcription stream ended without a final transcript")
+
+
+class _Recorded:
+    """The chunks of a download, passed on as they come and kept: a translation needs the bytes again."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._data = io.BytesIO()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._each()
+
+    async def _each(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._chunks:
+                self._data.write(chunk)
+                yield chunk
+        finally:
+            await self._chunks.aclose()  # type: ignore[attr-defined]
+
+    @property
+    def data(self) -> bytes:
+        return self._data.getvalue()
