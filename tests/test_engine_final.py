@@ -10,7 +10,6 @@ import asyncio
 import pytest
 
 from bench.audio import opus_bytes, speech_of_length
-
 from bot.engine.audio import decode_audio_bytes
 from bot.models import DoneEvent, TextDeltaEvent, TranscriptionRequest
 from tests.fixtures.engine import load_speech_clip
