@@ -193,3 +193,23 @@ async def test_leaving_stops_the_download_and_the_decoder_thread(packets, monkey
         assert decode.progressive and not finished.is_set()
     assert download.closed
     assert await asyncio.to_thread(finished.wait, 5)  # the thread is not left waiting for bytes
+
+
+@pytest.mark.parametrize("fmt", ["ogg", "m4a"])
+async def test_pcm_comes_out_as_it_is_decoded_and_adds_up_to_the_whole(fmt) -> None:
+    """What a realtime client streams on: pieces in order, the last one out before the file's end for a
+    streamable container; the whole-file decoder's samples in one piece for one that is not."""
+    data = opus_note(30) if fmt == "ogg" else encode(tone(20.0), "ipod", "aac", None)
+    gate = asyncio.Event()
+    if fmt == "m4a":
+        gate.set()  # nothing can come out of an M4A before its last byte
+    pieces = []
+    async with DownloadDecode(Download(data, 4096, hold_last=gate), max_bytes=BIG, max_seconds=DEFAULT_CAP,
+                              head_seconds=12, pcm=True) as decode:
+        async for piece in decode.pcm():
+            pieces.append(piece)
+            if sum(p.size for p in pieces) >= 12 * SAMPLE_RATE:
+                gate.set()  # the last chunk goes once 12 s came out
+        whole = await decode.whole()
+    assert np.array_equal(np.concatenate(pieces), whole.samples)
+    assert (len(pieces) > 10) == (fmt == "ogg") and decode.progressive == (fmt == "ogg")

@@ -211,11 +211,13 @@ def decode_stream(
     declared: float | None,
     cancel: threading.Event | None,
     head: tuple[int, Callable[[np.ndarray], None]] | None = None,
+    sink: Callable[[np.ndarray], None] | None = None,
 ) -> tuple[np.ndarray, float]:
     """The stream's samples at 16 kHz mono in one buffer (no more than the cap ever allocated), and its peak.
 
     `head` = (samples, callback): the callback gets a copy of the first samples once that many are decoded
     (a copy: the buffer may move when it grows), so recognition can start while the rest still decodes.
+    `sink` gets every piece of samples as it is decoded (for a client that streams PCM on).
 
     The buffer is sized from the declared duration (1 s to spare) or `_UNKNOWN_LENGTH_S`, grows 1.5x when
     a header understated the length (never past the cap), and is trimmed in place at the end (realloc: no
@@ -252,6 +254,8 @@ def decode_stream(
                 buf[n:end] = chunk
                 peak = max(peak, high, -low)
             n = end
+            if sink is not None:
+                sink(chunk)
             if pending_head is not None and n >= pending_head[0]:
                 pending_head[1](buf[:n].copy())
                 pending_head = None

@@ -92,7 +92,7 @@ class DownloadDecode:
     download and the decoder thread."""
 
     def __init__(self, chunks: AsyncIterable[bytes], *, max_bytes: int, max_seconds: float,
-                 head_seconds: float) -> None:
+                 head_seconds: float, pcm: bool = False) -> None:
         self._chunks = chunks
         self.max_bytes, self.max_seconds = max_bytes, max_seconds
         self._head_samples = max(1, int(head_seconds * SAMPLE_RATE))
@@ -103,6 +103,9 @@ class DownloadDecode:
         self._task: asyncio.Task[DecodedAudio] | None = None
         #: True while and once the progressive decoder has the stream (False: the whole-file decoder).
         self.progressive = False
+        # With `pcm`: the samples as they are decoded, for `pcm()`; None ends them.
+        self._pcm: asyncio.Queue[np.ndarray | None] | None = asyncio.Queue() if pcm else None
+        self._pcm_sent = 0
 
     async def __aenter__(self) -> DownloadDecode:
         loop = asyncio.get_running_loop()
@@ -125,6 +128,13 @@ class DownloadDecode:
         assert self._task is not None, "use DownloadDecode as an async context manager"
         return await asyncio.shield(self._task)
 
+    async def pcm(self) -> AsyncIterator[np.ndarray]:
+        """The samples in order as they are decoded (made with `pcm=True`); then `whole()` says whether the
+        file was whole and under every cap (it raises what stopped the decoding)."""
+        assert self._pcm is not None, "made without pcm=True"
+        while (piece := await self._pcm.get()) is not None:
+            yield piece
+
     @property
     def data(self) -> bytes:
         return self._data.getvalue()
@@ -145,10 +155,15 @@ class DownloadDecode:
                     pass
             async for chunk in chunks:
                 self._keep(chunk)
-            return await self._whole_file()
+            audio = await self._whole_file()
+            # What the progressive decoder already gave out is the start of these same samples.
+            self._put_pcm(audio.samples[self._pcm_sent :])
+            return audio
         finally:
             self._cancel.set()
             self._set_head(None)
+            if self._pcm is not None:
+                self._pcm.put_nowait(None)
             closer = getattr(chunks, "aclose", None)
             if closer is not None:
                 with contextlib.suppress(Exception):
@@ -201,6 +216,11 @@ class DownloadDecode:
             raise EmptyAudio()
         return await load_audio(data, max_bytes=self.max_bytes, max_seconds=self.max_seconds)
 
+    def _put_pcm(self, samples: np.ndarray) -> None:
+        if self._pcm is not None and samples.size:
+            self._pcm_sent += samples.size
+            self._pcm.put_nowait(samples)
+
     def _set_head(self, samples: np.ndarray | None) -> None:
         if self._head is not None and not self._head.done():
             self._head.set_result(samples)
@@ -214,6 +234,10 @@ class DownloadDecode:
             if loop is not None:
                 loop.call_soon_threadsafe(self._set_head, samples)
 
+        def sink(samples: np.ndarray) -> None:
+            if loop is not None:
+                loop.call_soon_threadsafe(self._put_pcm, samples)
+
         try:
             container = av.open(reader, mode="r", metadata_errors="ignore")
         except av.error.FFmpegError as exc:
@@ -225,6 +249,6 @@ class DownloadDecode:
             declared = check_declared(container, stream, self.max_seconds)
             try:
                 return decode_stream(container, stream, self.max_seconds, declared, self._cancel,
-                                     head=(self._head_samples, on_head))
+                                     head=(self._head_samples, on_head), sink=sink if self._pcm is not None else None)
             except CorruptAudio as exc:
                 raise _Fallback() from exc
