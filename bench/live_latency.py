@@ -227,7 +227,7 @@ RIGS: dict[str, Callable[..., Any]] = {"slack": slack_rig, "discord": discord_ri
 
 
 def _label(seconds: float) -> str:
-    return f"{seconds:g} s" if seconds < 60 else f"{seconds / 60:g} min"
+    return f"{seconds:g} s" if seconds < 60 or seconds % 60 else f"{seconds / 60:g} min"
 
 
 async def latency(report: Report, engine: Transcriber, lengths: list[float], repeats: int, tmp: Path) -> None:
