@@ -32,8 +32,10 @@ from bot.models import EVENT_ADAPTER, DoneEvent, Transcript, TranscriptionEvent,
 log = logging.getLogger(__name__)
 
 REALTIME_PATH = "/v1/audio/transcriptions/realtime"
-#: PCM bytes per `input_audio.append`: 0.5 s of 16 kHz s16le, well under the 262,144 the API allows.
-APPEND_BYTES = 16_000
+#: PCM bytes per `input_audio.append`: 5 s of 16 kHz s16le, under the 262,144 the API allows. A file
+#: decodes far faster than real time, and `voxnote serve` looks for pauses (VAD) at every append: 0.5 s
+#: appends of a 173 s note cost it 346 VAD passes and delayed the first text to 7.4 s.
+APPEND_BYTES = 160_000
 _CLOSED_NORMALLY = 1000
 
 
