@@ -67,3 +67,36 @@ async def test_discord_shows_text_before_the_last_byte_of_a_slow_download(
     assert texts and texts[0].at < last_byte, "the first words waited for the whole download"
     assert texts[-1].at > last_byte
     assert len(reply["content"]) > 1000 and fake_discord.downloads == [attachment["url"]]
+
+
+@pytest.fixture(scope="module")
+def engine_service(local_engine, tmp_path_factory):
+    from tests.fixtures.service import run_service, service_settings
+
+    svc = run_service(service_settings(tmp_path_factory.mktemp("serve"), api_keys="k", max_concurrent=1), local_engine)
+    yield svc
+    svc.stop()
+
+
+async def test_over_the_realtime_api_text_also_shows_before_the_last_byte(
+    slack_harness, fake_slack: FakeSlack, engine_service
+) -> None:
+    """VOXNOTE_TRANSCRIBER=realtime (issue 19): the bot decodes the download and streams its PCM to a
+    `voxnote serve`, whose first piece of text reaches the channel while the file is still arriving."""
+    from bot.config import Settings
+    from bot.engine.realtime_client import RealtimeTranscriber
+
+    settings = Settings(_env_file=None, mistral_base_url=engine_service.url, mistral_api_key="k")  # type: ignore[call-arg]
+    h = await slack_harness(RealtimeTranscriber.from_settings(settings))
+    data = opus_bytes(speech_of_length(60), "webm")
+    clip = fake_slack.add_file(data, name="clip.webm", mimetype="audio/webm", filetype="webm", duration_ms=60_000)
+    clip.bytes_per_second = 100_000  # ~0.65 MB: 6.5 s
+    msg = fake_slack.user_message(CHANNEL, [clip])
+    await h.deliver(fake_slack.event_callback(msg))
+    await fake_slack.wait_for(lambda: fake_slack.bot_messages(CHANNEL))
+    await h.core.wait_idle(timeout=600)
+
+    reply = fake_slack.bot_messages(CHANNEL, thread_ts=msg["ts"])[0]
+    texts = [u for u in fake_slack.updates_of(reply["ts"]) if _words(u.args["text"])]
+    assert texts and texts[0].at < fake_slack.served[clip.id], "the first words waited for the whole download"
+    assert len(reply["text"]) > 400 and not reply["text"].endswith("…")
