@@ -245,8 +245,6 @@ class LocalTranscriber:
             async for event in self._decoded(audio, request):
                 yield event
             return
-        if audio.silent:  # pragma: no cover - a head VAD heard speech in is not silent
-            raise NoSpeech()
 
         def final(emit: Callable[[object], None], stop: threading.Event) -> None:
             model = self.load()
