@@ -4,10 +4,11 @@ results in the Mistral dialect (see ../shared/notes/mistral-transcription-api.md
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterable
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, TypeAdapter, field_validator
 
 # ISO 639-1 codes Whisper knows (the union of what Mistral and faster-whisper accept).
 WHISPER_LANGUAGES: frozenset[str] = frozenset(
@@ -165,6 +166,8 @@ TimestampGranularity = Literal["segment", "word"]
 class TranscriptionRequest(BaseModel):
     """What the bot asks a transcription service for; exactly one audio source."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # `file_chunks`, an async iterable
+
     model: str | None = None
     file: bytes | None = Field(default=None, repr=False)
     filename: str = "audio"
@@ -188,6 +191,9 @@ class TranscriptionRequest(BaseModel):
     #: answer): the local engine may then preview a note's first sentence and decode the whole note for the
     #: final, which need not extend the preview. Off, the deltas always add up to the final text. Never sent.
     final_from_done: bool = False
+    #: The note's bytes as they download (the bot's own engine decodes while they arrive): one more kind
+    #: of `file`, consumed once, never sent or stored. The engine checks every cap on it as on `file`.
+    file_chunks: Annotated[AsyncIterable[bytes] | None, SkipValidation] = Field(default=None, exclude=True, repr=False)
 
     @field_validator("language", mode="before")
     @classmethod
@@ -200,9 +206,9 @@ class TranscriptionRequest(BaseModel):
         return parse_languages(v)
 
     def model_post_init(self, __context: object) -> None:
-        given = [x for x in (self.file, self.file_url, self.file_id) if x is not None]
+        given = [x for x in (self.file, self.file_url, self.file_id, self.file_chunks) if x is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of file, file_url, file_id")
+            raise ValueError("give exactly one of file, file_url, file_id, file_chunks")
 
     @classmethod
     def for_settings(cls, settings: ChannelSettings, **source: object) -> TranscriptionRequest:

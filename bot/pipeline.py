@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bot.platform import ChatPlatform
 from bot.engine.audio import declared_duration, human_size
@@ -197,6 +198,15 @@ class NotePipeline:
                 if live.has_text:
                     raise
                 log.info("file_url refused (%s); sending the bytes instead", exc)
+        if getattr(self.transcriber, "accepts_chunks", False) and hasattr(platform, "stream_audio"):
+            # Recognition starts on the note's head while the rest still downloads (issue 15).
+            download = _Recorded(platform.stream_audio(note, self.settings.max_audio_bytes),
+                                 None if note.duration is not None else live.set_duration)
+            request = TranscriptionRequest.for_settings(chan, file_chunks=download, filename=note.filename,
+                                                        final_from_done=True)
+            transcript = await self._consume(request, live)
+            return transcript, TranscriptionRequest.for_settings(chan, file=download.data, filename=note.filename,
+                                                                 final_from_done=True)
         request = await self._bytes_request(note, platform, chan)
         request = request.model_copy(update={"speaker_prints": prints})
         if note.duration is None and request.file is not None:
@@ -231,3 +241,45 @@ class NotePipeline:
             elif isinstance(event, DoneEvent):
                 return event.transcript()
         raise StreamInterrupted("the transcription stream ended without a final transcript")
+
+
+#: Bytes of a download's head read for the length its header declares (WebM and FLAC keep it there).
+HEADER_BYTES = 64 * 1024
+# Only containers whose header states the length: FFmpeg reads an Ogg's from its last page and bounds a
+# WAV's by the file size, so a partial file would misstate both (measured: a 100 s WAV "lasted" 2 s).
+_LENGTH_IN_HEADER = (b"\x1a\x45\xdf\xa3", b"fLaC")
+
+
+class _Recorded:
+    """The chunks of a download, passed on as they come and kept: a translation needs the bytes again.
+    `on_length` gets the length the head's container declares, when it declares one (a progress bar)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], on_length: Callable[[float | None], None] | None = None) -> None:
+        self._chunks = chunks
+        self._data = io.BytesIO()
+        self._on_length = on_length
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._each()
+
+    async def _each(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._chunks:
+                self._data.write(chunk)
+                if self._on_length is not None and self._data.tell() >= HEADER_BYTES:
+                    await self._length()
+                yield chunk
+            if self._on_length is not None:
+                await self._length()
+        finally:
+            await self._chunks.aclose()  # type: ignore[attr-defined]
+
+    async def _length(self) -> None:
+        report, self._on_length = self._on_length, None
+        head = self._data.getvalue()
+        if report is not None and head.startswith(_LENGTH_IN_HEADER):
+            report(await asyncio.to_thread(declared_duration, head))
+
+    @property
+    def data(self) -> bytes:
+        return self._data.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -206,6 +207,19 @@ class SlackPlatform:
     # --- audio -----------------------------------------------------------------------------------
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         """Download a private Slack file with the bot token, refusing oversize files before reading them."""
+        # BytesIO hands its buffer over without a copy; bytes(bytearray) held the file twice.
+        data = io.BytesIO()
+        async for chunk in self.stream_audio(note, max_bytes):
+            data.write(chunk)
+        return data.getvalue()
+
+    async def stream_audio(self, note: AudioNote, max_bytes: int) -> AsyncIterator[bytes]:
+        """`fetch_audio` chunk by chunk as the bytes arrive, with the same checks, caps and errors."""
+        url = await self._download_url(note, max_bytes)
+        async for chunk in self._download(url, max_bytes):
+            yield chunk
+
+    async def _download_url(self, note: AudioNote, max_bytes: int) -> str:
         if note.size is not None and note.size > max_bytes:
             raise AudioTooLarge(_too_large(note.filename, note.size, max_bytes))
         file = await self._file_info(note.attachment_id)
@@ -220,7 +234,7 @@ class SlackPlatform:
             # The bot token opens every file of the workspace: it goes to Slack's file servers only.
             log.warning("not downloading %s: its link leads outside Slack", file.id)
             raise FetchFailed(EXTERNAL_FILE)
-        return await self._download(url, max_bytes)
+        return url
 
     def token_may_go_to(self, url: str) -> bool:
         """True for Slack's own file hosts over https (and the configured API base, which tests point at a
@@ -284,7 +298,7 @@ class SlackPlatform:
         files = [await self._file_info(f.id) if f.incomplete else f for f in message.files]
         return message.model_copy(update={"files": files})
 
-    async def _download(self, url: str, max_bytes: int) -> bytes:
+    async def _download(self, url: str, max_bytes: int) -> AsyncIterator[bytes]:
         session = self._http()
         headers = {"Authorization": f"Bearer {self.client.token}"}
         try:
@@ -301,13 +315,12 @@ class SlackPlatform:
                     raise FetchFailed("Slack sent a sign-in page instead of the file: the bot token needs files:read")
                 if resp.content_length is not None and resp.content_length > max_bytes:
                     raise AudioTooLarge(_too_large("the file", resp.content_length, max_bytes))
-                # BytesIO hands its buffer over without a copy; bytes(bytearray) held the file twice.
-                data = io.BytesIO()
+                received = 0
                 async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):
-                    data.write(chunk)
-                    if data.tell() > max_bytes:
+                    received += len(chunk)
+                    if received > max_bytes:
                         raise AudioTooLarge(f"the file is over the {max_bytes / 1e6:.0f} MB limit")
-                return data.getvalue()
+                    yield chunk
         except (aiohttp.ClientError, TimeoutError) as e:
             # Timeouts, resets, refused connections: the CDN may well answer next time.
             raise FetchUnavailable(f"the download from Slack failed ({type(e).__name__})") from e
