@@ -203,8 +203,9 @@ class NotePipeline:
             download = _Recorded(platform.stream_audio(note, self.settings.max_audio_bytes),
                                  None if note.duration is not None else live.set_duration)
             request = TranscriptionRequest.for_settings(chan, file_chunks=download, filename=note.filename,
-                                                        final_from_done=True)
+                                                        final_from_done=True, speaker_prints=prints)
             transcript = await self._consume(request, live)
+            transcript = await self._named(note, platform, transcript, download.data, prints)
             return transcript, TranscriptionRequest.for_settings(chan, file=download.data, filename=note.filename,
                                                                  final_from_done=True)
         request = await self._bytes_request(note, platform, chan)
