@@ -37,3 +37,24 @@ def speech_of_length(seconds: float) -> np.ndarray:
 
 # The bench scripts' name for it: a note's bytes as uploaded, without lossy re-encoding.
 wav_bytes = encode_wav
+
+
+def opus_bytes(samples: np.ndarray, fmt: str = "ogg") -> bytes:
+    """16 kHz samples as Opus in Ogg (`fmt="ogg"`, a Discord voice message) or WebM (a Slack clip), at
+    libopus's default rate: what users post, at about 11 KB a second of audio."""
+    import io
+
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as out:
+        stream = out.add_stream("libopus", rate=48000)
+        pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        for resampled in av.AudioResampler(format="s16", layout="mono", rate=48000).resample(frame):
+            for packet in stream.encode(resampled):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.audio import speech_of_length, wav_bytes
+from bench.audio import opus_bytes, speech_of_length, wav_bytes
 from bench.common import Report, median, p95
 from bot.config import Settings
 from bot.core import Voxnote
@@ -35,6 +35,7 @@ from tests.fixtures.transcriber import ScriptedTranscriber
 
 FIXED_PACE_S = 1.2
 CHANNEL = "C0GENERAL"
+WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
 @dataclass
@@ -107,11 +108,12 @@ async def _core(settings: Settings, engine: Transcriber, platform: Platform, wor
 
 
 @contextlib.asynccontextmanager
-async def slack_rig(engine: Transcriber, tmp: Path, *, fixed: bool, channels: list[str]) -> AsyncIterator[Rig]:
+async def slack_rig(engine: Transcriber, tmp: Path, *, fixed: bool, channels: list[str],
+                    download_rate: float | None = None) -> AsyncIterator[Rig]:
     from adapters.slack.runner import SlackBot
     from tests.fixtures.slack import SIGNING_SECRET, FakeSlack
 
-    fake = FakeSlack()
+    fake = FakeSlack(download_rate=download_rate)
     await fake.start()
     settings = Settings(_env_file=None, slack_bot_token=fake.bot_token, slack_app_token=fake.app_token,
                         slack_signing_secret=SIGNING_SECRET, slack_api_url=fake.api_url, slack_http_port=0,
@@ -127,8 +129,8 @@ async def slack_rig(engine: Transcriber, tmp: Path, *, fixed: bool, channels: li
         name = "Slack"
 
         async def note(self, data: bytes, seconds: float, channel: str = CHANNEL) -> Seen:
-            f = fake.add_file(data, name="note.wav", mimetype="audio/wav", filetype="wav",
-                              duration_ms=int(seconds * 1000))
+            kind = ("clip.webm", "audio/webm", "webm") if data.startswith(WEBM_MAGIC) else ("note.wav", "audio/wav", "wav")
+            f = fake.add_file(data, name=kind[0], mimetype=kind[1], filetype=kind[2], duration_ms=int(seconds * 1000))
             msg = fake.user_message(channel, [f])
             t0 = time.monotonic()
             await fake.send_envelope("events_api", fake.event_callback(msg))
@@ -162,7 +164,8 @@ async def slack_rig(engine: Transcriber, tmp: Path, *, fixed: bool, channels: li
 
 
 @contextlib.asynccontextmanager
-async def discord_rig(engine: Transcriber, tmp: Path, *, fixed: bool, channels: list[str]) -> AsyncIterator[Rig]:
+async def discord_rig(engine: Transcriber, tmp: Path, *, fixed: bool, channels: list[str],
+                      download_rate: float | None = None) -> AsyncIterator[Rig]:
     import discord as discord_lib
 
     from adapters.discord_ import DiscordBot
@@ -170,7 +173,7 @@ async def discord_rig(engine: Transcriber, tmp: Path, *, fixed: bool, channels: 
     from tests.fixtures.discord import FakeDiscord
 
     saved = discord_lib.http.Route.BASE, discord_lib.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    fake = FakeDiscord()
+    fake = FakeDiscord(cdn_rate=download_rate)
     await fake.start()
     settings = Settings(_env_file=None, discord_token=fake.token, discord_api_url=fake.api_url,
                         discord_gateway_url=fake.gateway_url, db_path=tmp / f"discord-{fixed}.db")  # type: ignore[call-arg]
@@ -224,7 +227,7 @@ RIGS: dict[str, Callable[..., Any]] = {"slack": slack_rig, "discord": discord_ri
 
 
 def _label(seconds: float) -> str:
-    return f"{seconds:g} s" if seconds < 60 else f"{seconds / 60:g} min"
+    return f"{seconds:g} s" if seconds < 60 or seconds % 60 else f"{seconds / 60:g} min"
 
 
 async def latency(report: Report, engine: Transcriber, lengths: list[float], repeats: int, tmp: Path) -> None:
@@ -252,6 +255,80 @@ async def latency(report: Report, engine: Transcriber, lengths: list[float], rep
                        "ms", median([s.placeholder for s in base]) * 1000)
 
 
+class DownloadThenDecode:
+    """The baseline of the throttled rows: the same engine, handed the whole file once it is downloaded
+    (how voxnote worked before it decoded during the download)."""
+
+    accepts_chunks = False
+
+    def __init__(self, engine: Transcriber) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+async def throttled(report: Report, engine: Transcriber, seconds: float, rates: list[float], repeats: int,
+                    tmp: Path) -> None:
+    """A long note served at a real network's pace (the loopback fakes send at `rate` bytes a second), as
+    users post it: Opus in WebM on Slack (its clips), in Ogg on Discord (voice messages). Baseline: the same
+    rig, download then decode, in the same process."""
+    samples = speech_of_length(seconds)
+    notes = {"slack": opus_bytes(samples, "webm"), "discord": opus_bytes(samples, "ogg")}
+    for platform, rig in RIGS.items():
+        data = notes[platform]
+        for rate in rates:
+            seen: dict[bool, list[Seen]] = {}
+            for streaming in (True, False):
+                used = engine if streaming else DownloadThenDecode(engine)
+                # A database of its own: the fakes count ids from the same start, so a reused one would
+                # take the note for one it already answered.
+                own = tmp / f"{platform}-{rate:g}-{streaming}"
+                own.mkdir()
+                async with rig(used, own, fixed=False, channels=[CHANNEL], download_rate=rate) as r:
+                    for _ in range(repeats):
+                        await r.quiet()
+                        seen.setdefault(streaming, []).append(await r.note(data, seconds))
+            ours, base = seen[True], seen[False]
+            label = f"{platform.capitalize()} {_label(seconds)} ({len(data) / 1e6:.1f} MB) at {rate / 1e6:g} MB/s"
+            report.add(f"{label}: first text p50", median([s.first_text for s in ours if s.first_text is not None]),
+                       "s", median([s.first_text for s in base if s.first_text is not None]), "<= 1.0 s")
+            report.add(f"{label}: final p50", median([s.final for s in ours]), "s", median([s.final for s in base]))
+
+
+async def realtime_vs_sse(report: Report, engine: Transcriber, seconds: float, rate: float, repeats: int,
+                          tmp: Path) -> None:
+    """The bot on a `voxnote serve` (same engine, same process) over the realtime websocket, fed PCM while
+    the note downloads, against the SSE path (download, upload, stream the answer). Slack only: a Discord
+    note's public URL would have the SSE service fetch it itself, past the throttled fake."""
+    from bot.engine.mistral import MistralTranscriber
+    from bot.engine.realtime_client import RealtimeTranscriber
+    from tests.fixtures.service import run_service, service_settings
+
+    key = "bench-key"
+    serve = run_service(service_settings(tmp / "serve", api_keys=key), engine)
+    data = opus_bytes(speech_of_length(seconds), "webm")
+    try:
+        settings = Settings(_env_file=None, mistral_base_url=serve.url, mistral_api_key=key)  # type: ignore[call-arg]
+        seen: dict[str, list[Seen]] = {}
+        for name, client in (("realtime", RealtimeTranscriber.from_settings(settings)),
+                             ("sse", MistralTranscriber.from_settings(settings))):
+            own = tmp / f"serve-{name}"
+            own.mkdir()
+            async with slack_rig(client, own, fixed=False, channels=[CHANNEL], download_rate=rate) as r:
+                for _ in range(repeats):
+                    await r.quiet()
+                    seen.setdefault(name, []).append(await r.note(data, seconds))
+            await client.aclose()
+    finally:
+        serve.stop()
+    ours, base = seen["realtime"], seen["sse"]
+    label = f"Slack {_label(seconds)} at {rate / 1e6:g} MB/s via serve, realtime (baseline SSE)"
+    report.add(f"{label}: first text p50", median([s.first_text for s in ours if s.first_text is not None]), "s",
+               median([s.first_text for s in base if s.first_text is not None]))
+    report.add(f"{label}: final p50", median([s.final for s in ours]), "s", median([s.final for s in base]))
+
+
 async def burst(report: Report, tmp: Path, *, per_channel: int, channels: int) -> None:
     """Many notes at once on a scripted engine: all answered once, no 429, p95 to placeholder and final."""
     engine = ScriptedTranscriber([Segment(text=f"Part {i} of the note.", start=i, end=i + 1) for i in range(4)],
@@ -271,7 +348,8 @@ async def burst(report: Report, tmp: Path, *, per_channel: int, channels: int) -
         assert len(seen) == per_channel * channels and limited == 0, f"{label}: {limited} calls drew a 429"
 
 
-async def run(lengths: list[float], repeats: int, bursts: list[tuple[int, int]], model: str = "base") -> Report:
+async def run(lengths: list[float], repeats: int, bursts: list[tuple[int, int]], model: str = "base",
+              slow: tuple[float, list[float], int] | None = None) -> Report:
     report = Report("live_latency")
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -281,6 +359,9 @@ async def run(lengths: list[float], repeats: int, bursts: list[tuple[int, int]],
         try:
             if lengths:
                 await latency(report, engine, lengths, repeats, tmp)
+            if slow is not None:
+                await throttled(report, engine, slow[0], slow[1], slow[2], tmp)
+                await realtime_vs_sse(report, engine, slow[0], min(slow[1]), slow[2], tmp)
         finally:
             await engine.aclose()
         for per_channel, channels in bursts:
@@ -291,17 +372,26 @@ async def run(lengths: list[float], repeats: int, bursts: list[tuple[int, int]],
         f"baseline = the same adapters held to a fixed {FIXED_PACE_S} s pace per message (before issue 15); "
         "bursts on a scripted engine (0.2 s per segment)"
     )
+    if slow is not None:
+        report.notes.append(
+            f"'at N MB/s' rows: a {_label(slow[0])} Opus note served at that rate by the fake's file server, "
+            f"{slow[2]} repeat(s); baseline = the same rig downloading the whole file before decoding it"
+        )
     return report
 
 
 def main(argv: list[str] | None = None) -> Report:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--slow-only", action="store_true", help="only the throttled-download rows")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each throttled row (--slow-only)")
     args = parser.parse_args(argv)
     if args.quick:
-        report = asyncio.run(run([5], 1, [(3, 1)], model="tiny.en"))
+        report = asyncio.run(run([5], 1, [(3, 1)], model="tiny.en", slow=(20, [0.1e6], 1)))
+    elif args.slow_only:
+        report = asyncio.run(run([], 1, [], slow=(173, [2e6, 0.5e6], args.repeats)))
     else:
-        report = asyncio.run(run([10, 17, 60, 180], 5, [(20, 1), (5, 10)]))
+        report = asyncio.run(run([10, 17, 60, 180], 5, [(20, 1), (5, 10)], slow=(173, [2e6, 0.5e6], 3)))
     report.write()
     return report
 

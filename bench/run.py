@@ -10,13 +10,14 @@ import argparse
 import time
 
 from bench import (
-    accuracy, chaos, diarization, engine_speed, first_partial, live_latency, overhead, replicas, search, summaries,
+    accuracy, chaos, diarization, engine_speed, first_partial, live_latency, named_speakers, overhead, replicas, search,
+    summaries,
 )
 from bench.common import RESULTS_DIR, table
 
 BENCHES = {"overhead": overhead, "first_partial": first_partial, "live_latency": live_latency,
            "engine_speed": engine_speed, "accuracy": accuracy, "diarization": diarization, "chaos": chaos,
-           "replicas": replicas, "summaries": summaries, "search": search}
+           "replicas": replicas, "summaries": summaries, "search": search, "named_speakers": named_speakers}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -30,7 +31,8 @@ HELP = """*voxnote* turns voice notes in this channel into text, live, in the no
 `/voxnote summary <minutes|off>` summarise notes longer than this
 `/voxnote summarize` summarise every transcript in this thread so far
 `/voxnote search <words>` find this channel's notes that say these words (only you see the answer)
-`/voxnote forget` delete this channel's stored transcripts
+`/voxnote speaker list` enrolled voices that name speakers here (`remove <name>`; enrol with "Enrol this voice" on a person's note)
+`/voxnote forget` delete this channel's stored transcripts and the voices enrolled from it
 React to a note with a country's flag to have it again in that language, in the same reply.
 Changing settings needs channel admin rights."""
 
@@ -96,6 +98,8 @@ async def run_command(store: Store, ctx: CommandContext, text: str, links: NoteL
         return describe(current)
     if name in ("search", "find"):  # reading: anyone in the channel may
         return await search_answer(store, ctx.platform, ctx.workspace_id, ctx.channel_id, arg, links)
+    if name in ("speaker", "speakers", "voice", "voices"):
+        return await _speaker_command(store, ctx, arg)
     if name == "bias" and (not arg or arg.split()[0].lower() == "list"):
         return "Vocabulary bias: " + (", ".join(current.context_bias) if current.context_bias else "none")
 
@@ -106,8 +110,13 @@ async def run_command(store: Store, ctx: CommandContext, text: str, links: NoteL
         raise NotAllowed("only channel admins can change voxnote's settings here")
 
     if name == "forget":
+        voices = [v.name for v in await store.list_voiceprints(ctx.platform, ctx.workspace_id)
+                  if v.channel_id == ctx.channel_id]
         removed = await store.forget_channel(ctx.platform, ctx.workspace_id, ctx.channel_id)
-        return f"Deleted {removed} stored transcript{'s' if removed != 1 else ''} of this channel."
+        reply = f"Deleted {removed} stored transcript{'s' if removed != 1 else ''} of this channel"
+        if voices:
+            reply += f" and the enrolled voice{'s' if len(voices) != 1 else ''} of {', '.join(voices)}"
+        return reply + "."
     if name == "reset":
         await store.reset_settings(ctx.platform, ctx.workspace_id, ctx.channel_id)
         return "Settings reset to the defaults.\n" + describe(ChannelSettings())
@@ -181,3 +190,36 @@ async def run_command(store: Store, ctx: CommandContext, text: str, links: NoteL
         raise CommandError(exc.errors()[0]["msg"]) from None
     await store.set_settings(ctx.platform, ctx.workspace_id, ctx.channel_id, new, by=ctx.user_id)
     return reply
+
+
+ENROL_HINT = ('to enrol a voice, an admin uses "Enrol this voice" on a voice note of that person '
+              "(Slack: the message shortcut; Discord: Apps → Enrol this voice); the person then confirms")
+
+
+async def _speaker_command(store: Store, ctx: CommandContext, arg: str) -> str:
+    """`speaker list|remove <name>`: anyone sees who is enrolled (the people concerned must be able to
+    know); an admin, or the person themselves, removes a voice."""
+    action, _, rest = arg.partition(" ")
+    action, rest = action.lower() or "list", " ".join(rest.split())
+    if action == "list":
+        voices = await store.list_voiceprints(ctx.platform, ctx.workspace_id)
+        if not voices:
+            return f"No enrolled voices in this workspace; {ENROL_HINT}."
+        lines = [f"• {v.name}: enrolled by user {v.enrolled_by} on "
+                 f"{datetime.fromtimestamp(v.created_at, UTC):%Y-%m-%d}, confirmed by "
+                 f"user {v.consented_by}" for v in voices]
+        return "*Enrolled voices (they name speakers in this workspace's transcripts)*\n" + "\n".join(lines)
+    if action in ("remove", "rm", "delete", "forget"):
+        if not rest:
+            raise CommandError("usage: `/voxnote speaker remove <name>`")
+        by_name = {v.name.casefold(): v for v in await store.list_voiceprints(ctx.platform, ctx.workspace_id)}
+        voice = by_name.get(rest.casefold())
+        if voice is None:
+            raise CommandError(f"no voice is enrolled as `{rest}`; see `/voxnote speaker list`")
+        if not ctx.is_admin and ctx.user_id != voice.user_id:
+            raise NotAllowed("only admins, or the person themselves, can remove an enrolled voice")
+        await store.remove_voiceprint(ctx.platform, ctx.workspace_id, voice.name)
+        return f"Removed the voice of {voice.name}: later transcripts no longer name them."
+    if action == "add":
+        raise CommandError(ENROL_HINT)
+    raise CommandError("usage: `/voxnote speaker list|remove <name>`")

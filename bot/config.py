@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VOXNOTE_", env_file=".env", extra="ignore", populate_by_name=True)
 
     # --- transcription -------------------------------------------------------------------------
-    transcriber: Literal["local", "mistral"] = Field(
-        "local", description="`local`: the embedded engine; `mistral`: any Mistral-compatible HTTP service"
+    transcriber: Literal["local", "mistral", "realtime"] = Field(
+        "local", description="`local`: the embedded engine; `mistral`: any Mistral-compatible HTTP service; "
+        "`realtime`: its realtime websocket (the first base URL), fed while the note downloads"
     )
     mistral_base_url: str = Field(
         "https://api.mistral.ai",

@@ -21,6 +21,7 @@ from bot.errors import AudioError, CommandError, Deferred, FetchFailed, NotAllow
 from bot.metrics import JOBS_FINISHED, JOBS_RETRIED
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform
 from bot.pipeline import PLACEHOLDER, NotePipeline
+from bot.speakers import PendingEnrolment, Speakers
 from bot.summary.threads import Summaries
 from bot.engine.transcriber import Transcriber
 from storage import Job, JobStatus, Store
@@ -55,7 +56,8 @@ class Voxnote:
         self.store = store
         self.transcriber = transcriber
         self.summaries = Summaries(settings, store)
-        self.pipeline = NotePipeline(settings, store, transcriber, self.summaries)
+        self.speakers = Speakers(store, max_audio_bytes=settings.max_audio_bytes)
+        self.pipeline = NotePipeline(settings, store, transcriber, self.summaries, self.speakers)
         self.platforms: dict[Platform, ChatPlatform] = {}
         self._wake = asyncio.Event()
         self._workers: dict[int, asyncio.Task[None]] = {}
@@ -488,6 +490,16 @@ class Voxnote:
             return await run_command(self.store, ctx, text, links)
         except (CommandError, NotAllowed) as exc:
             return f":warning: {exc}"
+
+    async def enrol(self, ctx: CommandContext, note: AudioNote, platform: ChatPlatform, *, name: str,
+                    user_id: str) -> PendingEnrolment:
+        """An admin asks to enrol `user_id`'s voice from `note`: the audio comes through the adapter, the
+        voiceprint is computed off the event loop, and nothing is stored until that person confirms
+        (`speakers.answer`). Refusals raise `CommandError` / `NotAllowed` (their text is for the admin)."""
+        if not ctx.is_admin:
+            raise NotAllowed("only admins can enrol a voice here")
+        data = await platform.fetch_audio(note, self.settings.max_audio_bytes)
+        return await self.speakers.request(ctx, note, data, name=name, user_id=user_id)
 
     async def channel_settings(self, platform: Platform, workspace_id: str, channel_id: str) -> ChannelSettings:
         return await self.store.get_settings(platform, workspace_id, channel_id)

@@ -4,10 +4,11 @@ results in the Mistral dialect (see ../shared/notes/mistral-transcription-api.md
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterable
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, TypeAdapter, field_validator
 
 # ISO 639-1 codes Whisper knows (the union of what Mistral and faster-whisper accept).
 WHISPER_LANGUAGES: frozenset[str] = frozenset(
@@ -165,6 +166,8 @@ TimestampGranularity = Literal["segment", "word"]
 class TranscriptionRequest(BaseModel):
     """What the bot asks a transcription service for; exactly one audio source."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # `file_chunks`, an async iterable
+
     model: str | None = None
     file: bytes | None = Field(default=None, repr=False)
     filename: str = "audio"
@@ -181,10 +184,16 @@ class TranscriptionRequest(BaseModel):
     #: Known voices (Mistral's `speaker_references`): a name -> a short recording of that person. With
     #: `diarize`, a speaker whose voice matches one is labelled with its name instead of `speaker_N`.
     speaker_references: dict[str, bytes] = Field(default_factory=dict, repr=False)
+    #: Known voices already embedded (a workspace's enrolled speakers): a name -> its voiceprint. The
+    #: bot keeps embeddings, never recordings, so it hands these to an engine that takes them as they are.
+    speaker_prints: dict[str, list[float]] = Field(default_factory=dict, repr=False)
     #: The consumer takes the final text from the done event, not from the deltas (the bot, a non-streamed
     #: answer): the local engine may then preview a note's first sentence and decode the whole note for the
     #: final, which need not extend the preview. Off, the deltas always add up to the final text. Never sent.
     final_from_done: bool = False
+    #: The note's bytes as they download (the bot's own engine decodes while they arrive): one more kind
+    #: of `file`, consumed once, never sent or stored. The engine checks every cap on it as on `file`.
+    file_chunks: Annotated[AsyncIterable[bytes] | None, SkipValidation] = Field(default=None, exclude=True, repr=False)
 
     @field_validator("language", mode="before")
     @classmethod
@@ -197,9 +206,9 @@ class TranscriptionRequest(BaseModel):
         return parse_languages(v)
 
     def model_post_init(self, __context: object) -> None:
-        given = [x for x in (self.file, self.file_url, self.file_id) if x is not None]
+        given = [x for x in (self.file, self.file_url, self.file_id, self.file_chunks) if x is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of file, file_url, file_id")
+            raise ValueError("give exactly one of file, file_url, file_id, file_chunks")
 
     @classmethod
     def for_settings(cls, settings: ChannelSettings, **source: object) -> TranscriptionRequest:

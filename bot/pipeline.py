@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bot.platform import ChatPlatform
 from bot.engine.audio import declared_duration, human_size
@@ -25,6 +26,7 @@ from bot.models import (
     TranscriptionRequest,
 )
 from bot.render import render_final
+from bot.speakers import Speakers
 from bot.summary.threads import Summaries
 from bot.translation import TranslationUnavailable, Translator, needs_translation
 from bot.engine.transcriber import Transcriber
@@ -59,11 +61,13 @@ def check_limits(note: AudioNote, settings: Settings) -> None:
 
 
 class NotePipeline:
-    def __init__(self, settings: Settings, store: Store, transcriber: Transcriber, summaries: Summaries) -> None:
+    def __init__(self, settings: Settings, store: Store, transcriber: Transcriber, summaries: Summaries,
+                 speakers: Speakers | None = None) -> None:
         self.settings = settings
         self.store = store
         self.transcriber = transcriber
         self.summaries = summaries
+        self.speakers = speakers
         self.translator = Translator(transcriber, summaries.llm)
 
     async def _bytes_request(self, note: AudioNote, platform: ChatPlatform, chan: ChannelSettings) -> TranscriptionRequest:
@@ -181,20 +185,53 @@ class NotePipeline:
         """The transcript, and the request holding the note's bytes when they were fetched (a translation
         by the engine needs them again)."""
         live.set_duration(note.duration)
+        # The workspace's enrolled voices name the speakers they match (diarized notes only).
+        prints = (await self.speakers.prints(note.platform, note.workspace_id)
+                  if chan.diarize and self.speakers is not None else {})
         if note.public_url and self.transcriber.can_fetch_urls:
-            request = TranscriptionRequest.for_settings(chan, file_url=note.public_url)
+            request = TranscriptionRequest.for_settings(chan, file_url=note.public_url, speaker_prints=prints)
             try:
-                return await self._consume(request, live), None
+                transcript = await self._consume(request, live)
+                return await self._named(note, platform, transcript, None, prints), None
             except TranscriptionRejected as exc:
                 # The service could not fetch the URL (expired, blocked): send the bytes ourselves.
                 if live.has_text:
                     raise
                 log.info("file_url refused (%s); sending the bytes instead", exc)
+        if getattr(self.transcriber, "accepts_chunks", False) and hasattr(platform, "stream_audio"):
+            # Recognition starts on the note's head while the rest still downloads (issue 15).
+            download = _Recorded(platform.stream_audio(note, self.settings.max_audio_bytes),
+                                 None if note.duration is not None else live.set_duration)
+            request = TranscriptionRequest.for_settings(chan, file_chunks=download, filename=note.filename,
+                                                        final_from_done=True, speaker_prints=prints)
+            transcript = await self._consume(request, live)
+            transcript = await self._named(note, platform, transcript, download.data, prints)
+            return transcript, TranscriptionRequest.for_settings(chan, file=download.data, filename=note.filename,
+                                                                 final_from_done=True)
         request = await self._bytes_request(note, platform, chan)
+        request = request.model_copy(update={"speaker_prints": prints})
         if note.duration is None and request.file is not None:
             # An uploaded file rarely says how long it is; its container does, without decoding.
             live.set_duration(await asyncio.to_thread(declared_duration, request.file))
-        return await self._consume(request, live), request
+        transcript = await self._consume(request, live)
+        return await self._named(note, platform, transcript, request.file, prints), request
+
+    async def _named(self, note: AudioNote, platform: ChatPlatform, transcript: Transcript, data: bytes | None,
+                     prints: dict[str, list[float]]) -> Transcript:
+        """Names enrolled speakers when the engine could not (a remote service: its API takes recordings
+        and the bot keeps none, only voiceprints). A bonus: a failure leaves the `Speaker N` labels."""
+        if not prints or self.speakers is None or getattr(self.transcriber, "names_voiceprints", False):
+            return transcript
+        if not any(s.speaker_id for s in transcript.segments):
+            return transcript
+        try:
+            if data is None:
+                data = await platform.fetch_audio(note, self.settings.max_audio_bytes)
+            segments = await self.speakers.name(data, list(transcript.segments), prints)
+        except Exception:
+            log.exception("naming the speakers of %s failed", note.idempotency_key)
+            return transcript
+        return transcript.model_copy(update={"segments": segments})
 
     async def _consume(self, request: TranscriptionRequest, live: LiveReply) -> Transcript:
         async for event in self.transcriber.stream(request):
@@ -205,3 +242,45 @@ class NotePipeline:
             elif isinstance(event, DoneEvent):
                 return event.transcript()
         raise StreamInterrupted("the transcription stream ended without a final transcript")
+
+
+#: Bytes of a download's head read for the length its header declares (WebM and FLAC keep it there).
+HEADER_BYTES = 64 * 1024
+# Only containers whose header states the length: FFmpeg reads an Ogg's from its last page and bounds a
+# WAV's by the file size, so a partial file would misstate both (measured: a 100 s WAV "lasted" 2 s).
+_LENGTH_IN_HEADER = (b"\x1a\x45\xdf\xa3", b"fLaC")
+
+
+class _Recorded:
+    """The chunks of a download, passed on as they come and kept: a translation needs the bytes again.
+    `on_length` gets the length the head's container declares, when it declares one (a progress bar)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], on_length: Callable[[float | None], None] | None = None) -> None:
+        self._chunks = chunks
+        self._data = io.BytesIO()
+        self._on_length = on_length
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._each()
+
+    async def _each(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._chunks:
+                self._data.write(chunk)
+                if self._on_length is not None and self._data.tell() >= HEADER_BYTES:
+                    await self._length()
+                yield chunk
+            if self._on_length is not None:
+                await self._length()
+        finally:
+            await self._chunks.aclose()  # type: ignore[attr-defined]
+
+    async def _length(self) -> None:
+        report, self._on_length = self._on_length, None
+        head = self._data.getvalue()
+        if report is not None and head.startswith(_LENGTH_IN_HEADER):
+            report(await asyncio.to_thread(declared_duration, head))
+
+    @property
+    def data(self) -> bytes:
+        return self._data.getvalue()

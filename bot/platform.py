@@ -36,6 +36,8 @@ class ChatPlatform(Protocol):
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         """Download the note's bytes; raise `FetchFailed` or `AudioTooLarge` when that is impossible."""
 
+    # Optional: `def stream_audio(self, note, max_bytes) -> AsyncIterator[bytes]` yields the note's bytes as they
+    # download (same caps, errors and retries as `fetch_audio`), so an engine can start before the last one.
     # Optional: `async def find_reply(self, note) -> MessageRef | None` finds the bot's reply to `note`
     # after a crash that hit between posting it and storing its id (the core calls it when present).
     # Optional: `async def resolve(self, note, include_video) -> list[AudioNote]` says which notes an

@@ -5,10 +5,11 @@ Storage is a leaf: it knows the shared value types (`bot.models`), never the bot
 from pathlib import Path
 
 from storage.base import Store, StoreUnavailable
-from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit
+from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit, Voiceprint
 from storage.sqlite import SQLiteStore
 
-__all__ = ["Job", "JobStatus", "SQLiteStore", "Store", "StoreUnavailable", "StoredTranscript", "TranscriptHit", "open_store"]
+__all__ = ["Job", "JobStatus", "SQLiteStore", "Store", "StoreUnavailable", "StoredTranscript", "TranscriptHit",
+           "Voiceprint", "open_store"]
 
 
 async def open_store(db_path: str | Path, database_url: str | None = None) -> Store:

@@ -10,7 +10,7 @@ import asyncio
 from abc import ABC, abstractmethod
 
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript
-from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit
+from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit, Voiceprint
 
 
 class StoreUnavailable(Exception):
@@ -181,7 +181,21 @@ class Store(ABC):
 
     @abstractmethod
     async def forget_channel(self, platform: Platform, workspace_id: str, channel_id: str) -> int:
-        """Delete every transcript of a channel (`/voxnote forget`); returns how many."""
+        """Delete every transcript of a channel (`/voxnote forget`), and the voices enrolled from notes
+        posted there; returns how many transcripts."""
+
+    @abstractmethod
+    async def add_voiceprint(self, voice: Voiceprint) -> None:
+        """Enrol (or replace) the workspace's voice under `voice.name` (case-insensitive); only after its
+        owner confirmed."""
+
+    @abstractmethod
+    async def list_voiceprints(self, platform: Platform, workspace_id: str) -> list[Voiceprint]:
+        """The workspace's enrolled voices, by name."""
+
+    @abstractmethod
+    async def remove_voiceprint(self, platform: Platform, workspace_id: str, name: str) -> Voiceprint | None:
+        """Delete the voice enrolled under `name` (case-insensitive); the deleted one, or None."""
 
     @abstractmethod
     async def search_transcripts(

@@ -130,8 +130,26 @@ MIGRATIONS: list[str] = [
             VALUES ('delete', old.id, old.body, old.translation);
         INSERT INTO transcripts_fts(rowid, body, translation) VALUES (new.id, new.body, new.translation);
     END;
+    """,    # 10: enrolled voices (named speakers), per workspace: the embedding only (float32 bytes), never
+    # audio; who the voice is, who enrolled it and who consented; the channel and note it came from,
+    # so the `/voxnote forget` of that channel deletes it.
+    """
+    CREATE TABLE voiceprints (
+        platform     TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        name_key     TEXT NOT NULL,
+        embedding    BLOB NOT NULL,
+        user_id      TEXT NOT NULL,
+        enrolled_by  TEXT NOT NULL,
+        consented_by TEXT NOT NULL,
+        channel_id   TEXT NOT NULL,
+        source_key   TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        PRIMARY KEY (platform, workspace_id, name_key)
+    );
     """,
-    # 9: platform rate budgets shared by replicas (the send times in each key's moving window). Unused
+    # 11: platform rate budgets shared by replicas (the send times in each key's moving window). Unused
     # on SQLite, whose one process paces itself in memory; made here too so both schemas stay one.
     """
     CREATE TABLE rate_windows (
@@ -242,8 +260,24 @@ POSTGRES_MIGRATIONS: list[LiteralString] = [
         'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžſ',
         'AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyyAaAaAaCcCcCcCcDdEeEeEeEeEeGgGgGgGgHhIiIiIiIiIJjKkLlLlLlNnNnNnOoOoOoRrRrRrSsSsSsSsTtTtUuUuUuUuUuUuWwYyYZzZzZzs'));
     CREATE INDEX transcripts_search ON transcripts USING GIN (search_doc);
+    """,    # 10: enrolled voices (named speakers), per workspace
+    """
+    CREATE TABLE voiceprints (
+        platform     TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        name_key     TEXT NOT NULL,
+        embedding    BYTEA NOT NULL,
+        user_id      TEXT NOT NULL,
+        enrolled_by  TEXT NOT NULL,
+        consented_by TEXT NOT NULL,
+        channel_id   TEXT NOT NULL,
+        source_key   TEXT NOT NULL,
+        created_at   DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (platform, workspace_id, name_key)
+    );
     """,
-    # 9: platform rate budgets shared by replicas: each key's send times (server clock, epoch seconds)
+    # 11: platform rate budgets shared by replicas: each key's send times (server clock, epoch seconds)
     # within its moving window
     """
     CREATE TABLE rate_windows (

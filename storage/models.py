@@ -55,3 +55,21 @@ class TranscriptHit(BaseModel):
     author_id: str
     created_at: float
     snippet: str
+
+
+class Voiceprint(BaseModel):
+    """An enrolled voice of a workspace: personal data, kept only once its owner confirmed, listed by
+    `/voxnote speaker list`, gone with `speaker remove` or the `/voxnote forget` of the channel it came from."""
+
+    platform: Platform
+    workspace_id: str
+    name: str
+    #: The L2-normalised speaker embedding (float32 in the database); never the audio itself.
+    embedding: list[float]
+    user_id: str
+    enrolled_by: str
+    consented_by: str
+    #: Where the voice note it was taken from was posted, and its key (what `/voxnote forget` matches).
+    channel_id: str
+    source_key: str
+    created_at: float = 0.0

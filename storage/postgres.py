@@ -25,8 +25,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript, message_key
 from storage.base import Store, StoreUnavailable
 from storage.migrations import migrate_postgres
-from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit
+from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit, Voiceprint
 from storage.search_text import MARK_END, MARK_START, fold, indexed_text, quoted, search_terms
+from storage.voiceprints import name_key, voiceprint_from_row, voiceprint_row
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 10
@@ -558,11 +559,43 @@ class PostgresStore(Store):
                 "DELETE FROM message_notes WHERE platform=%s AND workspace_id=%s AND channel_id=%s",
                 (platform.value, workspace_id, channel_id),
             )
+            await conn.execute(
+                "DELETE FROM voiceprints WHERE platform=%s AND workspace_id=%s AND channel_id=%s",
+                (platform.value, workspace_id, channel_id),
+            )
             cur = await conn.execute(
                 "DELETE FROM transcripts WHERE platform=%s AND workspace_id=%s AND channel_id=%s",
                 (platform.value, workspace_id, channel_id),
             )
             return cur.rowcount
+
+    # --- enrolled voices --------------------------------------------------------------------------
+
+    async def add_voiceprint(self, voice: Voiceprint) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO voiceprints (platform, workspace_id, name, name_key, embedding, user_id, enrolled_by,"
+                " consented_by, channel_id, source_key, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT (platform, workspace_id, name_key) DO UPDATE SET name=excluded.name,"
+                " embedding=excluded.embedding, user_id=excluded.user_id, enrolled_by=excluded.enrolled_by,"
+                " consented_by=excluded.consented_by, channel_id=excluded.channel_id,"
+                " source_key=excluded.source_key, created_at=excluded.created_at",
+                voiceprint_row(voice, time.time()),
+            )
+
+    async def list_voiceprints(self, platform: Platform, workspace_id: str) -> list[Voiceprint]:
+        rows = await self._all(
+            "SELECT * FROM voiceprints WHERE platform=%s AND workspace_id=%s ORDER BY name_key",
+            (platform.value, workspace_id),
+        )
+        return [voiceprint_from_row(row) for row in rows]
+
+    async def remove_voiceprint(self, platform: Platform, workspace_id: str, name: str) -> Voiceprint | None:
+        row = await self._one(
+            "DELETE FROM voiceprints WHERE platform=%s AND workspace_id=%s AND name_key=%s RETURNING *",
+            (platform.value, workspace_id, name_key(name)),
+        )
+        return voiceprint_from_row(row) if row else None
 
     # --- search -----------------------------------------------------------------------------------
 

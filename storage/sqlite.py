@@ -14,8 +14,9 @@ import aiosqlite
 from bot.models import AudioNote, ChannelSettings, MessageRef, Platform, Transcript, message_key
 from storage.base import Store
 from storage.migrations import migrate
-from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit
+from storage.models import Job, JobStatus, StoredTranscript, TranscriptHit, Voiceprint
 from storage.search_text import MARK_END, MARK_START, indexed_text, quoted, search_terms
+from storage.voiceprints import name_key, voiceprint_from_row, voiceprint_row
 
 
 class SQLiteStore(Store):
@@ -346,11 +347,40 @@ class SQLiteStore(Store):
             "DELETE FROM message_notes WHERE platform=? AND workspace_id=? AND channel_id=?",
             (platform.value, workspace_id, channel_id),
         )
+        await self._db.execute(
+            "DELETE FROM voiceprints WHERE platform=? AND workspace_id=? AND channel_id=?",
+            (platform.value, workspace_id, channel_id),
+        )
         cur = await self._db.execute(
             "DELETE FROM transcripts WHERE platform=? AND workspace_id=? AND channel_id=?",
             (platform.value, workspace_id, channel_id),
         )
         return cur.rowcount
+
+    # --- enrolled voices --------------------------------------------------------------------------
+
+    async def add_voiceprint(self, voice: Voiceprint) -> None:
+        await self._db.execute(
+            "INSERT OR REPLACE INTO voiceprints (platform, workspace_id, name, name_key, embedding, user_id,"
+            " enrolled_by, consented_by, channel_id, source_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            voiceprint_row(voice, time.time()),
+        )
+
+    async def list_voiceprints(self, platform: Platform, workspace_id: str) -> list[Voiceprint]:
+        async with self._db.execute(
+            "SELECT * FROM voiceprints WHERE platform=? AND workspace_id=? ORDER BY name_key",
+            (platform.value, workspace_id),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [voiceprint_from_row(row) for row in rows]
+
+    async def remove_voiceprint(self, platform: Platform, workspace_id: str, name: str) -> Voiceprint | None:
+        async with self._db.execute(
+            "DELETE FROM voiceprints WHERE platform=? AND workspace_id=? AND name_key=? RETURNING *",
+            (platform.value, workspace_id, name_key(name)),
+        ) as cur:
+            row = await cur.fetchone()
+        return voiceprint_from_row(row) if row else None
 
     # --- search -----------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ def test_every_benchmark_runs_and_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| bench | metric |" in result.stdout
     for name in ("overhead", "first_partial", "live_latency", "engine_speed", "accuracy", "diarization", "chaos",
-                 "replicas", "summaries", "search"):
+                 "replicas", "summaries", "search", "named_speakers"):
         data = json.loads((results / f"{name}.json").read_text())
         assert data["rows"] and all(r["value"] == r["value"] for r in data["rows"])  # no NaN
     overhead = json.loads((results / "overhead.json").read_text())

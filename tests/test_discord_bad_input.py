@@ -33,8 +33,9 @@ async def test_damaged_audio_gets_a_plain_reply(discord_harness, fake_discord):
     assert (await h.store.get_job(job_key(fake_discord, note))).status == JobStatus.failed
 
 
-async def test_expired_attachment_link_is_refreshed_by_fetching_the_message(discord_harness, fake_discord):
-    transcriber = ScriptedTranscriber(SEGMENTS, delay=0)
+@pytest.mark.parametrize("streaming", [False, True], ids=["bytes", "streamed"])
+async def test_expired_attachment_link_is_refreshed_by_fetching_the_message(discord_harness, fake_discord, streaming):
+    transcriber = ScriptedTranscriber(SEGMENTS, delay=0, accepts_chunks=streaming)
     h = await discord_harness(transcriber)
     note = fake_discord.voice_message(OGG)
     fake_discord.expire_attachment(note["attachments"][0]["id"])
@@ -43,7 +44,7 @@ async def test_expired_attachment_link_is_refreshed_by_fetching_the_message(disc
     assert reply["content"] == "Hello from a voice note."
     assert fake_discord.calls_to("GET", rf"/channels/{note['channel_id']}/messages/{note['id']}")
     assert len(fake_discord.downloads) == 2 and fake_discord.downloads[0] != fake_discord.downloads[1]
-    assert transcriber.requests[0].file == OGG
+    assert transcriber.received == [OGG] if streaming else transcriber.requests[0].file == OGG
 
 
 async def test_expired_link_of_a_deleted_note_says_so(discord_harness, fake_discord):

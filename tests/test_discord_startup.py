@@ -23,7 +23,7 @@ from tests.fixtures.transcriber import ScriptedTranscriber
 
 SEGMENTS = [Segment(text="Hello.", start=0, end=1)]
 SUBCOMMANDS = {"language", "bias", "diarize", "timestamps", "translate", "auto", "summary", "summarize", "settings",
-               "reset", "forget", "search", "help"}
+               "reset", "forget", "search", "speaker", "help"}
 
 
 async def test_commands_sync_to_the_development_guild(discord_harness, fake_discord):

@@ -23,9 +23,11 @@ def quick_retries(monkeypatch):
     monkeypatch.setattr("bot.core.RETRY_BASE_SECONDS", 0.01)
 
 
+@pytest.mark.parametrize("streaming", [False, True], ids=["bytes", "streamed"])
 @pytest.mark.parametrize("status", [503, 429, 502])
-async def test_slack_note_survives_a_failed_first_download(slack_harness, fake_slack: FakeSlack, status):
-    h = await slack_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+async def test_slack_note_survives_a_failed_first_download(slack_harness, fake_slack: FakeSlack, status, streaming):
+    engine = ScriptedTranscriber(SEGMENTS, delay=0, accepts_chunks=streaming)
+    h = await slack_harness(engine)
     f = fake_slack.add_file(OGG)
     f.fail_downloads = [status]
     msg = fake_slack.user_message(CHANNEL, [f])
@@ -40,6 +42,7 @@ async def test_slack_note_survives_a_failed_first_download(slack_harness, fake_s
         assert time.monotonic() - first >= 0.9  # the file server's Retry-After: 1 was honoured
     key = f"slack:{fake_slack.team_id}:{CHANNEL}:{msg['ts']}:{f.id}"
     assert (await h.store.get_job(key)).status == JobStatus.done
+    assert engine.received == ([OGG] if streaming else [])  # the retry streamed the whole file
 
 
 async def test_slack_file_gone_is_final(slack_harness, fake_slack: FakeSlack):
@@ -53,9 +56,12 @@ async def test_slack_file_gone_is_final(slack_harness, fake_slack: FakeSlack):
     assert len(fake_slack.downloads) == 1
 
 
+@pytest.mark.parametrize("streaming", [False, True], ids=["bytes", "streamed"])
 @pytest.mark.parametrize("status", [503, 500])
-async def test_discord_note_survives_a_failed_first_download(discord_harness, fake_discord: FakeDiscord, status):
-    h = await discord_harness(ScriptedTranscriber(SEGMENTS, delay=0))
+async def test_discord_note_survives_a_failed_first_download(discord_harness, fake_discord: FakeDiscord, status,
+                                                             streaming):
+    engine = ScriptedTranscriber(SEGMENTS, delay=0, accepts_chunks=streaming)
+    h = await discord_harness(engine)
     message = fake_discord.voice_message(OGG)
     fake_discord.cdn_failures[message["attachments"][0]["id"]] = [status]
     note = await fake_discord.post_message(message)
@@ -65,3 +71,4 @@ async def test_discord_note_survives_a_failed_first_download(discord_harness, fa
     await h.core.wait_idle()
     assert len(fake_discord.replies_to(note["id"])) == 1
     assert len(fake_discord.downloads) == 2
+    assert engine.received == ([OGG] if streaming else [])

@@ -5,8 +5,11 @@ and VAD), and the same on every run. The first-sentence cut used to cost real vo
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from bench.audio import opus_bytes, speech_of_length
 from bot.engine.audio import decode_audio_bytes
 from bot.models import DoneEvent, TextDeltaEvent, TranscriptionRequest
 from tests.fixtures.engine import load_speech_clip
@@ -54,3 +57,32 @@ async def test_without_the_flag_the_deltas_add_up_to_the_final(local_engine):
     data, _ = load_speech_clip("allison_tt_allbusy")
     deltas, done = await stream(local_engine, data, final_from_done=False)
     assert "".join(deltas).strip() == done.text
+
+
+async def test_a_note_still_downloading_previews_early_and_ends_on_the_same_final(local_engine):
+    """Issue 15: fed as a download (`file_chunks`), a 45 s note shows its first words while its last chunk
+    is still held back, and its final is the very text the whole file gives."""
+    data = opus_bytes(speech_of_length(45))
+    chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
+    first_words = asyncio.Event()
+    last_sent = False
+
+    async def download():
+        nonlocal last_sent
+        for chunk in chunks[:-1]:
+            yield chunk
+        await asyncio.wait_for(first_words.wait(), 120)  # the last chunk waits for the preview
+        last_sent = True
+        yield chunks[-1]
+
+    request = TranscriptionRequest(file_chunks=download(), filename="note.ogg", final_from_done=True)
+    done = None
+    async for event in local_engine.stream(request):
+        if isinstance(event, TextDeltaEvent) and not first_words.is_set():
+            assert not last_sent  # these words came before the last byte
+            first_words.set()
+        elif isinstance(event, DoneEvent):
+            done = event
+    assert first_words.is_set() and last_sent and done is not None
+    _, from_file = await stream(local_engine, data)
+    assert done.text == from_file.text and done.segments == from_file.segments

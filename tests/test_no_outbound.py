@@ -144,3 +144,19 @@ def test_the_trace_reading_knows_a_lookup_from_local_traffic() -> None:
     found, control = unexpected_calls(lines, {CONTROL})
     assert [f.split(":")[0] for f in found] == ["DNS lookup (resolver socket)", "DNS lookup", "connection"]
     assert control == [lines[3]]
+
+
+@pytest.mark.parametrize("entry", ["bot.speakers", "bot.engine.diarize"])
+def test_the_speaker_model_alone_turns_the_telemetry_off_first(entry: str) -> None:
+    """The bot loads the speaker model for enrolments even with a remote engine, where bot.engine.local
+    (which used to be the only one to turn onnxruntime's telemetry off) is never imported."""
+    child = (f"import os, sys\nimport {entry}\nfrom bot.engine.diarize import Diarizer\nDiarizer.load()\n"
+             "print(int('onnxruntime' in sys.modules), int('bot.engine.local' in sys.modules), "
+             "os.environ.get('ORT_DISABLE_TELEMETRY'))")
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", child], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=GUARD_S)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "0", "1"], out.stdout
+    assert "imported before voxnote could disable" not in out.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.slack.app import COMMAND, SHORTCUT_CALLBACK_ID, SUMMARIZE_CALLBACK_ID
+from adapters.slack.app import COMMAND, ENROL_CALLBACK_ID, SHORTCUT_CALLBACK_ID, SUMMARIZE_CALLBACK_ID
 
 yaml = pytest.importorskip("yaml")
 
@@ -33,7 +33,8 @@ def test_manifest_scopes_events_and_names_match_the_adapter() -> None:
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == COMMAND
     shortcuts = {(s["type"], s["callback_id"]) for s in manifest["features"]["shortcuts"]}
-    assert shortcuts == {("message", SHORTCUT_CALLBACK_ID), ("message", SUMMARIZE_CALLBACK_ID)}
+    assert shortcuts == {("message", SHORTCUT_CALLBACK_ID), ("message", SUMMARIZE_CALLBACK_ID),
+                         ("message", ENROL_CALLBACK_ID)}
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
 

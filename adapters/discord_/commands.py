@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from discord import app_commands
 
+from adapters.discord_.consent import enrol_from
 from adapters.discord_.languages import matching
 from adapters.discord_.notes import DM_WORKSPACE, audio_notes
 from bot.commands import CommandContext
@@ -128,7 +129,12 @@ def build_commands(core: Voxnote, platform: DiscordPlatform) -> list[app_command
     async def reset(interaction: discord.Interaction) -> None:
         await run(interaction, "reset")
 
-    @group.command(name="forget", description="Delete the transcripts stored for this channel")
+    @group.command(name="speaker", description="Enrolled voices that name speakers in transcripts here")
+    @app_commands.describe(action="list them, or remove one", name="the name to remove")
+    async def speaker(interaction: discord.Interaction, action: Literal["list", "remove"], name: str = "") -> None:
+        await run(interaction, f"speaker {action} {name}".strip())
+
+    @group.command(name="forget", description="Delete this channel's transcripts and the voices enrolled from it")
     async def forget(interaction: discord.Interaction) -> None:
         await run(interaction, "forget")
 
@@ -140,7 +146,11 @@ def build_commands(core: Voxnote, platform: DiscordPlatform) -> list[app_command
     async def transcribe(interaction: discord.Interaction, message: discord.Message) -> None:
         await answer(interaction, _transcribe_on_demand(core, platform, message))
 
-    return [group, transcribe]
+    @app_commands.context_menu(name="Enrol this voice")
+    async def enrol(interaction: discord.Interaction, message: discord.Message) -> None:
+        await answer(interaction, enrol_from(core, platform, interaction, message, is_admin=is_admin(interaction)))
+
+    return [group, transcribe, enrol]
 
 
 async def _transcribe_on_demand(core: Voxnote, platform: DiscordPlatform, message: discord.Message) -> str:

@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from typing import TypeVar
 
 import discord
@@ -135,6 +136,13 @@ class DiscordPlatform:
         _remember(self._note_of_reply, reply_id, (note.channel_id, note.message_id))
         return MessageRef(platform=Platform.discord, channel_id=note.channel_id, message_id=reply_id, label=note.label)
 
+    async def post_view(self, message: discord.Message, text: str, view: discord.ui.View) -> None:
+        """A reply to `message` with buttons (a consent request), pinging only the people it names."""
+        channel = await self._channel(message.channel.id)
+        await self._creates(str(message.channel.id)).acquire()
+        await channel.send(_fit(text), view=view, reference=message.to_reference(fail_if_not_exists=False),
+                           mention_author=False, allowed_mentions=discord.AllowedMentions(users=True))
+
     async def find_reply(self, note: AudioNote) -> MessageRef | None:
         """This bot's reply to `note` among the messages after it (after a crash that lost its id)."""
         client = await self._client()
@@ -225,15 +233,27 @@ class DiscordPlatform:
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         """Download the attachment from the CDN; an expired link is refreshed once by fetching the
         message again (signed URLs last about a day; a job may be retried later than that)."""
+        # BytesIO hands its buffer over without a copy; bytes(bytearray) held the file twice.
+        buffer = io.BytesIO()
+        async for chunk in self.stream_audio(note, max_bytes):
+            buffer.write(chunk)
+        return buffer.getvalue()
+
+    async def stream_audio(self, note: AudioNote, max_bytes: int) -> AsyncIterator[bytes]:
+        """`fetch_audio` chunk by chunk as the bytes arrive, with the same caps, errors and link refresh
+        (an expired link is known from the status, before the first byte)."""
         if note.size is not None and note.size > max_bytes:
             raise AudioTooLarge(f"{note.filename} is {note.size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
         if note.public_url:
             try:
-                return await self._download(note.public_url, note.filename, max_bytes)
+                async for chunk in self._download(note.public_url, note.filename, max_bytes):
+                    yield chunk
+                return
             except _LinkExpired:
                 log.info("attachment link of %s expired; fetching the message again", note.idempotency_key)
         try:
-            return await self._download(await self._fresh_url(note), note.filename, max_bytes)
+            async for chunk in self._download(await self._fresh_url(note), note.filename, max_bytes):
+                yield chunk
         except _LinkExpired as exc:
             raise FetchFailed(f"Discord refused the attachment download ({exc})") from None
 
@@ -252,32 +272,28 @@ class DiscordPlatform:
                 return attachment.url
         raise FetchFailed("the audio attachment was removed from the message")
 
-    async def _download(self, url: str, filename: str, max_bytes: int) -> bytes:
+    async def _download(self, url: str, filename: str, max_bytes: int) -> AsyncIterator[bytes]:
         try:
-            return await self._read(url, filename, max_bytes)
+            async with self._http.stream("GET", url) as response:
+                if response.status_code in EXPIRED_STATUSES:
+                    raise _LinkExpired(f"HTTP {response.status_code}")
+                if is_retryable_status(response.status_code):
+                    raise FetchUnavailable(f"the Discord CDN answered HTTP {response.status_code}",
+                                           retry_after=parse_retry_after(response.headers))
+                if response.status_code != 200:
+                    raise FetchFailed(f"the Discord CDN answered HTTP {response.status_code}")
+                length = response.headers.get("Content-Length")
+                if length is not None and length.isdigit() and int(length) > max_bytes:
+                    raise AudioTooLarge(f"{filename} is over {max_bytes / 1e6:.0f} MB")
+                received = 0
+                async for chunk in response.aiter_bytes():
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise AudioTooLarge(f"{filename} is over {max_bytes / 1e6:.0f} MB")
+                    yield chunk
         except httpx.TransportError as exc:
             # Timeouts, resets, refused connections: the CDN may well answer next time.
             raise FetchUnavailable(f"the download from Discord's CDN failed ({type(exc).__name__})") from exc
-
-    async def _read(self, url: str, filename: str, max_bytes: int) -> bytes:
-        async with self._http.stream("GET", url) as response:
-            if response.status_code in EXPIRED_STATUSES:
-                raise _LinkExpired(f"HTTP {response.status_code}")
-            if is_retryable_status(response.status_code):
-                raise FetchUnavailable(f"the Discord CDN answered HTTP {response.status_code}",
-                                       retry_after=parse_retry_after(response.headers))
-            if response.status_code != 200:
-                raise FetchFailed(f"the Discord CDN answered HTTP {response.status_code}")
-            length = response.headers.get("Content-Length")
-            if length is not None and length.isdigit() and int(length) > max_bytes:
-                raise AudioTooLarge(f"{filename} is over {max_bytes / 1e6:.0f} MB")
-            # BytesIO hands its buffer over without a copy; bytes(bytearray) held the file twice.
-            buffer = io.BytesIO()
-            async for chunk in response.aiter_bytes():
-                buffer.write(chunk)
-                if buffer.tell() > max_bytes:
-                    raise AudioTooLarge(f"{filename} is over {max_bytes / 1e6:.0f} MB")
-            return buffer.getvalue()
 
 
 def _channel_buckets(store: Store | None = None, route: str = "") -> KeyedLimiter:

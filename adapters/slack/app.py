@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -18,7 +18,8 @@ from adapters.slack.dedup import SeenEvents
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackMessage, audio_notes, message_note, unresolved_notes
 from bot.core import CommandContext
-from bot.errors import VoxnoteError
+from bot.errors import CommandError, NotAllowed, VoxnoteError
+from bot.speakers import CONSENT_TTL_S, PendingEnrolment, Speakers
 from bot.flags import slack_flag_language
 from bot.models import AudioNote, Platform
 from storage import Store
@@ -30,6 +31,10 @@ SHORTCUT_CALLBACK_ID = "voxnote_transcribe"
 # Slash commands cannot be used in threads on Slack (their payload names no thread), so a thread is
 # summarised from a message shortcut on any of its messages.
 SUMMARIZE_CALLBACK_ID = "voxnote_summarize"
+# An admin names a person's voice from one of their notes; the person answers with these buttons.
+ENROL_CALLBACK_ID = "voxnote_enrol"
+CONSENT_YES = "voxnote_consent_yes"
+CONSENT_NO = "voxnote_consent_no"
 # Reacting with one of these on a voice note asks for a transcript (useful when auto is off).
 TRIGGER_REACTIONS = frozenset({"memo", "pencil"})
 # ... and with this one for its English translation too.
@@ -57,6 +62,22 @@ class Core(Protocol):
     async def remembered(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> list[AudioNote]: ...
 
     async def message_deleted(self, platform: Platform, workspace_id: str, channel_id: str, message_id: str) -> int: ...
+
+    speakers: Speakers
+
+    async def enrol(self, ctx: CommandContext, note: AudioNote, platform: ChatPlatform, *, name: str,
+                    user_id: str) -> PendingEnrolment: ...
+
+
+@runtime_checkable
+class SlackPlatformLike(ChatPlatform, Protocol):
+    """What enrolling a voice needs of the Slack platform beyond the core's port."""
+
+    async def display_name(self, user_id: str) -> str: ...
+
+    async def post_blocks(self, channel: str, thread_ts: str, text: str, blocks: list[dict[str, Any]]) -> str: ...
+
+    async def replace_blocks(self, channel: str, ts: str, text: str) -> None: ...
 
 
 class SlackListeners:
@@ -147,6 +168,62 @@ class SlackListeners:
         )
         await self._answer(respond, ctx, "summarize")
 
+    async def on_enrol(self, shortcut: dict[str, Any], respond: AsyncRespond) -> None:
+        """"Enrol this voice" on a note: the note's author is the person, named as the workspace names
+        them; they are asked in the note's thread, and only their own click stores the voice."""
+        admin = (shortcut.get("user") or {}).get("id", "")
+        channel = (shortcut.get("channel") or {}).get("id", "")
+        team_id = (shortcut.get("team") or {}).get("id", "")
+        message = SlackMessage.model_validate(shortcut.get("message") or {})
+        ctx = CommandContext(platform=Platform.slack, workspace_id=team_id, channel_id=channel, user_id=admin,
+                             is_admin=await self.admins.is_admin(admin))
+        notes = audio_notes(message, team_id=team_id, channel_id=channel)
+        platform = self.platform
+        try:
+            if not ctx.is_admin:
+                raise NotAllowed("only admins can enrol a voice here")
+            if not notes or not message.user:
+                raise CommandError("there is no voice note of a person in this message to enrol")
+            if not isinstance(platform, SlackPlatformLike):
+                raise CommandError("enrolling voices is not available here")
+            name = await platform.display_name(message.user)
+            pending = await self.core.enrol(ctx, notes[0], platform, name=name, user_id=message.user)
+        except VoxnoteError as e:
+            await respond(text=to_mrkdwn(f":warning: {e.detail}"), response_type="ephemeral")
+            return
+        minutes = round(CONSENT_TTL_S / 60)
+        text = (f"<@{message.user}>, <@{admin}> asks to enrol your voice as *{to_mrkdwn(pending.voice.name)}*: "
+                "transcripts with speaker labels in this workspace would then name you. voxnote keeps a voiceprint "
+                "(numbers, not audio) until you or an admin remove it (`/voxnote speaker remove`). "
+                f"Only you can answer; this request expires in {minutes} minutes.")
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "actions", "elements": [
+                {"type": "button", "action_id": CONSENT_YES, "value": pending.id, "style": "primary",
+                 "text": {"type": "plain_text", "text": "Yes, use my voice"}},
+                {"type": "button", "action_id": CONSENT_NO, "value": pending.id,
+                 "text": {"type": "plain_text", "text": "No"}},
+            ]},
+        ]
+        await platform.post_blocks(channel, message.thread_ts or message.ts, text, blocks)
+        await respond(text=to_mrkdwn(f"Asked {pending.voice.name} to confirm in the note's thread; nothing is "
+                                     "kept until they do."), response_type="ephemeral")
+
+    async def on_consent(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """A click on the consent request: only the person asked may answer; anyone else is told so."""
+        [action] = body.get("actions") or [{}]
+        user_id = (body.get("user") or {}).get("id", "")
+        try:
+            answer = await self.core.speakers.answer(str(action.get("value") or ""), user_id,
+                                                     accept=action.get("action_id") == CONSENT_YES)
+        except VoxnoteError as e:
+            await respond(text=to_mrkdwn(f":warning: {e.detail}"), response_type="ephemeral", replace_original=False)
+            return
+        container = body.get("container") or {}
+        if isinstance(self.platform, SlackPlatformLike):
+            await self.platform.replace_blocks(str(container.get("channel_id") or ""),
+                                               str(container.get("message_ts") or ""), answer)
+
     async def on_command(self, command: dict[str, Any], respond: AsyncRespond) -> None:
         user_id = command.get("user_id", "")
         ctx = CommandContext(
@@ -180,6 +257,9 @@ def build_app(
     app.event("reaction_added")(listeners.on_reaction)
     app.message_shortcut(SHORTCUT_CALLBACK_ID)(ack=_ack, lazy=[listeners.on_shortcut])
     app.message_shortcut(SUMMARIZE_CALLBACK_ID)(ack=_ack, lazy=[listeners.on_summarize])
+    app.message_shortcut(ENROL_CALLBACK_ID)(ack=_ack, lazy=[listeners.on_enrol])
+    app.action(CONSENT_YES)(ack=_ack, lazy=[listeners.on_consent])
+    app.action(CONSENT_NO)(ack=_ack, lazy=[listeners.on_consent])
     app.command(COMMAND)(ack=_ack, lazy=[listeners.on_command])
     return app
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import yarl
@@ -13,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.notes import SlackFile, SlackMessage, audio_notes
-from bot.errors import AudioTooLarge, Deferred, FetchFailed, FetchUnavailable
+from bot.errors import AudioTooLarge, CommandError, Deferred, FetchFailed, FetchUnavailable
 from bot.models import AudioNote, MessageRef, Platform
 from bot.pacing import KeyedLimiter, available, shared, try_acquire
 from bot.retry import is_retryable_status, parse_retry_after
@@ -189,9 +191,47 @@ class SlackPlatform:
         ts = str(resp["ts"])
         return MessageRef(platform=Platform.slack, channel_id=channel, message_id=ts, thread_id=thread_ts)
 
+    # --- enrolling a voice ------------------------------------------------------------------------
+    async def display_name(self, user_id: str) -> str:
+        """What the person is called in the workspace (their display name, else their full name)."""
+        try:
+            resp = await self.client.users_info(user=user_id)
+        except SlackApiError as e:
+            # Without a name there is nothing to enrol under: say so rather than use a raw user id.
+            raise CommandError(f"could not look up that person's name ({e.response.get('error')})") from e
+        user = resp.get("user") or {}
+        profile = user.get("profile") or {}
+        return str(profile.get("display_name") or user.get("real_name") or profile.get("real_name")
+                   or user.get("name") or user_id)
+
+    async def post_blocks(self, channel: str, thread_ts: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        """A message with buttons in a thread (the consent request); returns its ts."""
+        await self.pacing.posts(channel).acquire()
+        resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
+                                                  unfurl_links=False, unfurl_media=False)
+        return str(resp["ts"])
+
+    async def replace_blocks(self, channel: str, ts: str, text: str) -> None:
+        """The consent request answered: its buttons go, the outcome stays."""
+        await self.pacing.updates.acquire()
+        await self.client.chat_update(channel=channel, ts=ts, text=to_mrkdwn(text), blocks=[])
+
     # --- audio -----------------------------------------------------------------------------------
     async def fetch_audio(self, note: AudioNote, max_bytes: int) -> bytes:
         """Download a private Slack file with the bot token, refusing oversize files before reading them."""
+        # BytesIO hands its buffer over without a copy; bytes(bytearray) held the file twice.
+        data = io.BytesIO()
+        async for chunk in self.stream_audio(note, max_bytes):
+            data.write(chunk)
+        return data.getvalue()
+
+    async def stream_audio(self, note: AudioNote, max_bytes: int) -> AsyncIterator[bytes]:
+        """`fetch_audio` chunk by chunk as the bytes arrive, with the same checks, caps and errors."""
+        url = await self._download_url(note, max_bytes)
+        async for chunk in self._download(url, max_bytes):
+            yield chunk
+
+    async def _download_url(self, note: AudioNote, max_bytes: int) -> str:
         if note.size is not None and note.size > max_bytes:
             raise AudioTooLarge(_too_large(note.filename, note.size, max_bytes))
         file = await self._file_info(note.attachment_id)
@@ -206,7 +246,7 @@ class SlackPlatform:
             # The bot token opens every file of the workspace: it goes to Slack's file servers only.
             log.warning("not downloading %s: its link leads outside Slack", file.id)
             raise FetchFailed(EXTERNAL_FILE)
-        return await self._download(url, max_bytes)
+        return url
 
     def token_may_go_to(self, url: str) -> bool:
         """True for Slack's own file hosts over https (and the configured API base, which tests point at a
@@ -270,7 +310,7 @@ class SlackPlatform:
         files = [await self._file_info(f.id) if f.incomplete else f for f in message.files]
         return message.model_copy(update={"files": files})
 
-    async def _download(self, url: str, max_bytes: int) -> bytes:
+    async def _download(self, url: str, max_bytes: int) -> AsyncIterator[bytes]:
         session = self._http()
         headers = {"Authorization": f"Bearer {self.client.token}"}
         try:
@@ -287,13 +327,12 @@ class SlackPlatform:
                     raise FetchFailed("Slack sent a sign-in page instead of the file: the bot token needs files:read")
                 if resp.content_length is not None and resp.content_length > max_bytes:
                     raise AudioTooLarge(_too_large("the file", resp.content_length, max_bytes))
-                # BytesIO hands its buffer over without a copy; bytes(bytearray) held the file twice.
-                data = io.BytesIO()
+                received = 0
                 async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):
-                    data.write(chunk)
-                    if data.tell() > max_bytes:
+                    received += len(chunk)
+                    if received > max_bytes:
                         raise AudioTooLarge(f"the file is over the {max_bytes / 1e6:.0f} MB limit")
-                return data.getvalue()
+                    yield chunk
         except (aiohttp.ClientError, TimeoutError) as e:
             # Timeouts, resets, refused connections: the CDN may well answer next time.
             raise FetchUnavailable(f"the download from Slack failed ({type(e).__name__})") from e

@@ -16,6 +16,7 @@ import math
 import struct
 import threading
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import av
@@ -120,7 +121,7 @@ def _wav_truncated(data: bytes) -> bool:
     return False
 
 
-def _check_complete(data: bytes) -> None:
+def check_complete(data: bytes) -> None:
     if (data.startswith(b"OggS") and _ogg_truncated(data)) or (data.startswith(b"RIFF") and _wav_truncated(data)):
         raise CorruptAudio("the audio file is truncated (it ends in the middle of the data)")
 
@@ -151,15 +152,9 @@ def decode_audio_bytes(
                 raise UnsupportedAudio("this video has no audio track")
             raise UnsupportedAudio("this file is not audio I can read")
         stream = container.streams.audio[0]
-        declared = _declared_duration(container, stream)
-        if declared is not None:
-            if declared >= max_seconds:
-                raise AudioTooLong(f"the recording is too long ({declared:.0f} s; the limit is {max_seconds:.0f} s)")
-            rate, channels = stream.codec_context.sample_rate or 0, stream.codec_context.channels or 0
-            if declared * rate * channels >= max_seconds * INPUT_RATE_BUDGET:
-                raise _too_dense(rate, channels, max_seconds, declared)
-        _check_complete(data)
-        samples, peak = _decode_stream(container, stream, max_seconds, declared, cancel)
+        declared = check_declared(container, stream, max_seconds)
+        check_complete(data)
+        samples, peak = decode_stream(container, stream, max_seconds, declared, cancel)
     if samples.size == 0:
         raise EmptyAudio("the recording has no sound in it (0 seconds)")
     return DecodedAudio(samples=samples, duration=samples.size / SAMPLE_RATE, peak=peak)
@@ -176,6 +171,20 @@ def declared_duration(data: bytes) -> float | None:
         if not container.streams.audio:
             return None
         return _declared_duration(container, container.streams.audio[0])
+
+
+def check_declared(
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, max_seconds: float
+) -> float | None:
+    """The declared duration, once its length and its decoding work are known to be under the caps."""
+    declared = _declared_duration(container, stream)
+    if declared is not None:
+        if declared >= max_seconds:
+            raise AudioTooLong(f"the recording is too long ({declared:.0f} s; the limit is {max_seconds:.0f} s)")
+        rate, channels = stream.codec_context.sample_rate or 0, stream.codec_context.channels or 0
+        if declared * rate * channels >= max_seconds * INPUT_RATE_BUDGET:
+            raise _too_dense(rate, channels, max_seconds, declared)
+    return declared
 
 
 def _declared_duration(container: av.container.InputContainer, stream: av.audio.stream.AudioStream) -> float | None:
@@ -195,14 +204,20 @@ def _too_dense(rate: int, channels: int, max_seconds: float, seconds: float | No
     )
 
 
-def _decode_stream(
+def decode_stream(
     container: av.container.InputContainer,
     stream: av.audio.stream.AudioStream,
     max_seconds: float,
     declared: float | None,
     cancel: threading.Event | None,
+    head: tuple[int, Callable[[np.ndarray], None]] | None = None,
+    sink: Callable[[np.ndarray], None] | None = None,
 ) -> tuple[np.ndarray, float]:
     """The stream's samples at 16 kHz mono in one buffer (no more than the cap ever allocated), and its peak.
+
+    `head` = (samples, callback): the callback gets a copy of the first samples once that many are decoded
+    (a copy: the buffer may move when it grows), so recognition can start while the rest still decodes.
+    `sink` gets every piece of samples as it is decoded (for a client that streams PCM on).
 
     The buffer is sized from the declared duration (1 s to spare) or `_UNKNOWN_LENGTH_S`, grows 1.5x when
     a header understated the length (never past the cap), and is trimmed in place at the end (realloc: no
@@ -221,8 +236,10 @@ def _decode_stream(
     packets = 0
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
 
+    pending_head = head
+
     def put(frames: list[av.AudioFrame]) -> None:
-        nonlocal buf, n, peak
+        nonlocal buf, n, peak, pending_head
         for out in frames:
             chunk = out.to_ndarray().reshape(-1)
             if not chunk.size:
@@ -237,6 +254,11 @@ def _decode_stream(
                 buf[n:end] = chunk
                 peak = max(peak, high, -low)
             n = end
+            if sink is not None:
+                sink(chunk)
+            if pending_head is not None and n >= pending_head[0]:
+                pending_head[1](buf[:n].copy())
+                pending_head = None
 
     try:
         for packet in container.demux(stream):

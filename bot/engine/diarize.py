@@ -20,9 +20,14 @@ from math import gcd
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from bot.engine import privacy
 from bot.engine.voice_encoder import WEIGHTS, VoiceEncoder
 from bot.errors import VoxnoteError
 from bot.models import Segment
+
+# Before faster-whisper's VAD (`_speech_regions`) imports onnxruntime, whose telemetry is read at import
+# time: the bot loads this model for enrolments even when the transcription engine is remote.
+privacy.disable_library_telemetry()
 
 SAMPLE_RATE = 16000
 FRAME = 160  # samples per mel frame (10 ms)

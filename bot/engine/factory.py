@@ -17,6 +17,10 @@ def make_transcriber(settings: Settings) -> Transcriber:
         if len(base_urls(settings.mistral_base_url)) > 1:
             return EnginePool.from_settings(settings)
         return MistralTranscriber.from_settings(settings)
+    if settings.transcriber == "realtime":
+        from bot.engine.realtime_client import RealtimeTranscriber
+
+        return RealtimeTranscriber.from_settings(settings)
     from bot.engine.local import LocalTranscriber
 
     return LocalTranscriber.from_settings(settings)

@@ -72,6 +72,9 @@ class SplitPlan:
     detect_s: float = 30.0
     # VAD scans only this head of a long note to place the first cut.
     vad_head_s: float = 60.0
+    # A note still downloading: its preview starts once this much of it is decoded (room for a first
+    # sentence and the pause after it; the bytes of 12 s of Opus are a few dozen KB).
+    stream_head_s: float = 12.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class LocalTranscriber:
 
     #: The in-process engine gets bytes from the bot; it never downloads a URL itself.
     can_fetch_urls = False
+    #: It matches a request's `speaker_prints` itself (the pipeline need not name speakers after it).
+    names_voiceprints = True
+    #: It decodes a note's bytes as they download (`file_chunks`), so recognition starts before the last one.
+    accepts_chunks = True
 
     def __init__(self, settings: Settings, *, diarizer: Diarizer | None = None, plan: SplitPlan | None = None) -> None:
         self.settings = settings
@@ -197,6 +204,10 @@ class LocalTranscriber:
 
     async def stream(self, request: TranscriptionRequest) -> AsyncIterator[TranscriptionEvent]:
         """Language, then a delta and a segment per decoded segment, then done; stops early if closed."""
+        if request.file_chunks is not None:
+            async for event in self._stream_download(request):
+                yield event
+            return
         if request.file is None:
             raise TranscriptionRejected(
                 "the built-in engine transcribes uploaded bytes only: send `file`, not `file_url` or `file_id`",
@@ -205,10 +216,53 @@ class LocalTranscriber:
         audio = await load_audio(
             request.file, max_bytes=self.settings.max_audio_bytes, max_seconds=self.settings.max_audio_seconds
         )
+        async for event in self._decoded(audio, request):
+            yield event
+
+    async def _decoded(self, audio: DecodedAudio, request: TranscriptionRequest) -> AsyncIterator[TranscriptionEvent]:
         if audio.silent:
             # Digital silence (or below any speech VAD can hear): answered at once, without taking the
             # engine for VAD over the whole recording (3 h of silence held it for minutes).
             raise NoSpeech(f"no speech found in this recording (it is silent: {audio.duration:.0f} s without a sound)")
+        async for event in self._engine_job(lambda emit, stop: self._transcribe(audio, request, emit, stop)):
+            yield event
+
+    async def _stream_download(self, request: TranscriptionRequest) -> AsyncIterator[TranscriptionEvent]:
+        """The note decoded as it downloads: the preview starts on its head while the rest still arrives;
+        the final is the same whole-note decode as for `file` (it needs the last byte anyway)."""
+        assert request.file_chunks is not None
+        from bot.engine.audio_stream import DownloadDecode
+
+        async with DownloadDecode(request.file_chunks, max_bytes=self.settings.max_audio_bytes,
+                                  max_seconds=self.settings.max_audio_seconds,
+                                  head_seconds=self.plan.stream_head_s) as download:
+            head = await download.head() if request.final_from_done else None
+            preview: list[_Piece] = []
+            if head is not None:
+                # The engine is taken for the preview only: it is free again while the download goes on.
+                async for event in self._engine_job(lambda emit, stop: preview.extend(self._preview(head, request, emit))):
+                    yield event
+            audio = await download.whole()
+        if not preview:
+            async for event in self._decoded(audio, request):
+                yield event
+            return
+
+        def final(emit: Callable[[object], None], stop: threading.Event) -> None:
+            model = self.load()
+            hotwords = ", ".join(request.context_bias) or None
+            diarizer = self.speaker_model() if request.diarize else None
+            prints = self._reference_prints(request) if diarizer is not None else {}
+            self._whole_final(model, audio, request, hotwords, diarizer, "".join(p.text for p in preview), emit,
+                              stop, prints, preview_end=preview[-1].end)
+
+        async for event in self._engine_job(final):
+            yield event
+
+    async def _engine_job(
+        self, job: Callable[[Callable[[object], None], threading.Event], None]
+    ) -> AsyncIterator[TranscriptionEvent]:
+        """Run `job(emit, stop)` on the engine thread and yield what it emits; leaving early stops it."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         stop = threading.Event()
@@ -225,7 +279,7 @@ class LocalTranscriber:
             if stop.is_set():  # the consumer left while this job waited for the engine
                 return
             try:
-                self._transcribe(audio, request, emit, stop)
+                job(emit, stop)
                 emit(_END)
             except _Stopped:
                 pass
@@ -369,6 +423,30 @@ class LocalTranscriber:
             )
         )
 
+    def _preview(self, head: np.ndarray, request: TranscriptionRequest, emit: Callable[[object], None]) -> list[_Piece]:
+        """The first window of a note whose rest is still downloading: language, then its text (and segments,
+        which the final continues from). Nothing when the head holds no speech: the final decides then."""
+        model = self.load()
+        try:
+            split = self._split(head, partial=True)
+        except NoSpeech:
+            return []
+        language = request.language if model.model.is_multilingual else "en"
+        hotwords = ", ".join(request.context_bias) or None
+        pieces, language, _ = self._first_window(
+            model, head, split, language, hotwords, request.temperature, request.languages
+        )
+        emit(LanguageEvent(audio_language=language))
+        shown = [p for p in pieces if p.text.strip()]
+        end = 0.0
+        for piece in shown:
+            start = max(piece.start, end)
+            end = max(piece.end, start)
+            emit(TextDeltaEvent(text=piece.text))
+            if not request.diarize:
+                emit(SegmentEvent(text=piece.text.strip(), start=round(start, 2), end=round(end, 2)))
+        return shown
+
     def _whole_final(
         self,
         model: WhisperModel,
@@ -437,11 +515,14 @@ class LocalTranscriber:
         )
 
     def _reference_prints(self, request: TranscriptionRequest) -> dict[str, np.ndarray]:
-        if not request.speaker_references or self.voices is None:
+        if self.voices is None:
             return {}
-        from bot.engine.speaker_names import reference_prints
+        prints = {name: np.asarray(vector, dtype=np.float32) for name, vector in request.speaker_prints.items()}
+        if request.speaker_references:
+            from bot.engine.speaker_names import reference_prints
 
-        return reference_prints(self.voices, request.speaker_references)
+            prints.update(reference_prints(self.voices, request.speaker_references))
+        return prints
 
     def _named(self, samples: np.ndarray, segments: list[Segment], prints: dict[str, np.ndarray]) -> list[Segment]:
         if not prints or self.voices is None:
@@ -455,8 +536,10 @@ class LocalTranscriber:
         for piece in pieces:  # lazy: each 30 s window is decoded only when asked for
             publish(piece)
 
-    def _split(self, samples: np.ndarray) -> _Split:
-        """First window = speech up to the first pause after `first_min_s`; the rest, unless tiny."""
+    def _split(self, samples: np.ndarray, *, partial: bool = False) -> _Split:
+        """First window = speech up to the first pause after `first_min_s`; the rest, unless tiny.
+
+        `partial`: `samples` is the head of a note still downloading, so more audio follows its end."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         plan = self.plan
@@ -482,11 +565,11 @@ class LocalTranscriber:
         if regions[k]["end"] - start > max_len:
             k = 0
         tail = regions[k + 1 :]
-        if not tail and head < len(samples):
+        if not tail and (head < len(samples) or partial):
             # The head is one long stretch of speech: cut after its first region, the rest follows.
             return _Split(start, regions[k]["end"], regions, head)
         tail_speech = sum(r["end"] - r["start"] for r in tail)
-        if head == len(samples) and (
+        if head == len(samples) and not partial and (
             not tail or (tail_speech < plan.tail_min_speech_s * SAMPLE_RATE and regions[-1]["end"] - start <= max_len)
         ):
             end = min(len(samples), regions[-1]["end"] + int(plan.lead_in_s * SAMPLE_RATE))

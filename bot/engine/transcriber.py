@@ -16,6 +16,7 @@ class Transcriber(Protocol):
 
     #: True when the service can download a `file_url` itself (saves the bot a round trip).
     can_fetch_urls: bool
+    # Optional: `accepts_chunks = True` says `stream` takes `file_chunks` (the bytes as they download).
 
     async def complete(self, request: TranscriptionRequest) -> Transcript: ...
 

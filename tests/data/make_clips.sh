@@ -203,6 +203,9 @@ speakers() {
       printf 'Modification: cut at its pauses into three phrases, passed through an 8 kHz GSM codec and\n'
       printf 're-encoded to Opus in Ogg by voxnote.\n\n'
       cat pywhispercpp-1.5.1/whisper.cpp/LICENSE; } >"$out/jfk.LICENSE.txt"
+    # Enrolment notes for named speakers: other prompts of the same people (speakers_enrol_build.py).
+    python3 "$here/speakers_enrol_build.py" "$work/spk" "$out" >spk-enrol.txt
+    while read -r wav ogg; do opus "$wav" "$ogg" 10k </dev/null; done <spk-enrol.txt
 }
 
 # Where the echo-test prompt's last sentence starts (found with: sox ... silence / VAD).
