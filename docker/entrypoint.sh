@@ -5,7 +5,7 @@
 set -eu
 
 # Keep in step with bot/cli.py's subcommands (tests/test_container.py compares them).
-SUBCOMMANDS="run serve transcribe discord-invite"
+SUBCOMMANDS="run serve transcribe search discord-invite"
 
 # A folder voxnote must write to. A bind mount owned by root is the usual cause, and sqlite's own message
 # ("unable to open database file") does not say what to do about it.
