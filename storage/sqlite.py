@@ -416,14 +416,7 @@ class SQLiteStore(Store):
             (MARK_START, MARK_END, *args, limit),
         ) as cur:
             rows = await cur.fetchall()
-        return [
-            TranscriptHit(
-                job_key=r["job_key"], platform=Platform(r["platform"]), workspace_id=r["workspace_id"],
-                channel_id=r["channel_id"], thread_id=r["thread_id"], message_id=r["message_id"],
-                author_id=r["author_id"], created_at=r["created_at"], snippet=r["snippet"],
-            )
-            for r in rows
-        ]
+        return [TranscriptHit.model_validate(dict(r)) for r in rows]  # columns named as its fields
 
 
 #: Tokens in a hit's snippet (FTS5 allows up to 64).
