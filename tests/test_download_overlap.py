@@ -4,7 +4,8 @@ the whole note's. The fakes' file servers send at a set rate and say when they w
 the test asserts the order of events, not a wall-clock figure.
 
 Real parts: slack-bolt and discord.py against the fakes, the real downloads over loopback HTTP, the
-local faster-whisper engine on real speech (173 s, the issue's note, as Opus)."""
+local faster-whisper engine on real speech as Opus (45 s: what is tested is the order of events; the
+bench's throttled rows time the issue's 173 s note)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from tests.fixtures.slack import FakeSlack
 pytestmark = pytest.mark.slow
 
 CHANNEL = "C0GENERAL"
-SECONDS = 173.0
-#: 1.9 MB at this rate take about 13 s: the head (12 s of audio, ~130 KB) is in after about 1 s.
-RATE = 150_000
+SECONDS = 45.0
+#: About 0.5 MB at this rate take about 5 s: the head (12 s of audio, ~130 KB) is in after about 1.3 s.
+RATE = 100_000
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ async def test_slack_shows_text_before_the_last_byte_of_a_slow_download(
     last_byte = fake_slack.served[clip.id]
     assert texts and texts[0].at < last_byte, "the first words waited for the whole download"
     assert texts[-1].at > last_byte  # the final needs the whole note
-    assert len(reply["text"]) > 1000 and fake_slack.downloads == [(clip.id, True)]
+    assert len(reply["text"]) > 300 and fake_slack.downloads == [(clip.id, True)]
 
 
 async def test_discord_shows_text_before_the_last_byte_of_a_slow_download(
@@ -66,7 +67,7 @@ async def test_discord_shows_text_before_the_last_byte_of_a_slow_download(
     last_byte = fake_discord.served[attachment["id"]]
     assert texts and texts[0].at < last_byte, "the first words waited for the whole download"
     assert texts[-1].at > last_byte
-    assert len(reply["content"]) > 1000 and fake_discord.downloads == [attachment["url"]]
+    assert len(reply["content"]) > 300 and fake_discord.downloads == [attachment["url"]]
 
 
 @pytest.fixture(scope="module")
