@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> Report:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    # Quick: the suite runs this scenario itself at full size; the smoke run only proves the bench works.
-    report = run(notes=5, kills=1) if args.quick else run(notes=200, kills=20)
+    # Quick: 20 notes is about the fewest with which the 1 % of failing store calls still fire at all (the
+    # scenario asserts they did; 5 notes failed that in CI).
+    report = run(notes=20, kills=2) if args.quick else run(notes=200, kills=20)
     report.write()
     return report
 
