@@ -23,20 +23,26 @@ def words(text: str) -> set[str]:
     return {w.strip(".,!?*_:").lower() for w in text.split()}
 
 
+async def note_in_a_translating_channel(slack_harness, fake_slack: FakeSlack, local_engine, clip: str,
+                                        duration_ms: int = 3000) -> dict:
+    """The bot's final reply to `clip` posted in a channel an admin set to `translate on`."""
+    data, _ = load_speech_clip(clip)
+    fake_slack.users["U0ADMIN"] = {"is_admin": True}
+    h = await slack_harness(local_engine)
+    await h.command("translate on", user="U0ADMIN")
+    msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(data, name="note.ogg", duration_ms=duration_ms)])
+    await h.deliver(fake_slack.event_callback(msg))
+    await fake_slack.wait_for(lambda: fake_slack.bot_messages(CHANNEL))
+    await h.core.wait_idle(timeout=120)
+    [reply] = fake_slack.bot_messages(CHANNEL, thread_ts=msg["ts"])
+    return reply
+
+
 @pytest.mark.slow
 async def test_a_channel_with_translation_on_gets_english_under_french_notes(
     slack_harness, fake_slack: FakeSlack, local_engine
 ) -> None:
-    data, french = load_speech_clip(CLIP)
-    fake_slack.users["U0ADMIN"] = {"is_admin": True}
-    h = await slack_harness(local_engine)
-    await h.command("translate on", user="U0ADMIN")
-    msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(data, name="note.ogg", duration_ms=3600)])
-    await h.deliver(fake_slack.event_callback(msg))
-    await fake_slack.wait_for(lambda: fake_slack.bot_messages(CHANNEL))
-    await h.core.wait_idle(timeout=120)
-
-    [reply] = fake_slack.bot_messages(CHANNEL, thread_ts=msg["ts"])
+    reply = await note_in_a_translating_channel(slack_harness, fake_slack, local_engine, CLIP, 3600)
     transcript, _, translation = reply["text"].partition("🌐")
     assert "participant" in transcript and "conférence" in transcript  # the French first, as said
     assert "English" in translation and {"only", "participant", "conference"} <= words(translation)
@@ -47,15 +53,7 @@ async def test_a_channel_with_translation_on_gets_english_under_french_notes(
 @pytest.mark.slow
 async def test_german_notes_get_english_too(slack_harness, fake_slack: FakeSlack, local_engine) -> None:
     # Synthetic German (espeak-ng, see make_clips.sh): no package ships German speech by real people.
-    data, _ = load_speech_clip("espeak_de")
-    fake_slack.users["U0ADMIN"] = {"is_admin": True}
-    h = await slack_harness(local_engine)
-    await h.command("translate on", user="U0ADMIN")
-    msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(data, name="note.ogg", duration_ms=5900)])
-    await h.deliver(fake_slack.event_callback(msg))
-    await fake_slack.wait_for(lambda: fake_slack.bot_messages(CHANNEL))
-    await h.core.wait_idle(timeout=120)
-    [reply] = fake_slack.bot_messages(CHANNEL, thread_ts=msg["ts"])
+    reply = await note_in_a_translating_channel(slack_harness, fake_slack, local_engine, "espeak_de", 5900)
     transcript, _, translation = reply["text"].partition("🌐")
     assert "Büro" in transcript and "Bericht" in transcript  # the German first, as said
     assert {"tomorrow", "morning", "send"} <= words(translation)
@@ -63,15 +61,7 @@ async def test_german_notes_get_english_too(slack_harness, fake_slack: FakeSlack
 
 @pytest.mark.slow
 async def test_english_notes_are_not_translated(slack_harness, fake_slack: FakeSlack, local_engine) -> None:
-    data, _ = load_speech_clip("arctic_a0009")
-    fake_slack.users["U0ADMIN"] = {"is_admin": True}
-    h = await slack_harness(local_engine)
-    await h.command("translate on", user="U0ADMIN")
-    msg = fake_slack.user_message(CHANNEL, [fake_slack.add_file(data, name="note.ogg")])
-    await h.deliver(fake_slack.event_callback(msg))
-    await fake_slack.wait_for(lambda: fake_slack.bot_messages(CHANNEL))
-    await h.core.wait_idle(timeout=120)
-    [reply] = fake_slack.bot_messages(CHANNEL, thread_ts=msg["ts"])
+    reply = await note_in_a_translating_channel(slack_harness, fake_slack, local_engine, "arctic_a0009")
     assert "🌐" not in reply["text"]
 
 
