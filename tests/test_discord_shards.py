@@ -46,6 +46,10 @@ async def test_a_note_heard_on_one_shard_is_answered_by_another_replicas_worker(
     assert sorted(i["shard"][0] for i in fake_discord.identifies) == [0, 1]
     note = await fake_discord.post_voice_message(OGG)
     reply = await answers.transcribed(note)
+    # `transcribed` can return on the placeholder: the job is the other replica's until it releases the
+    # hold, so this replica's `wait_idle` may look before it has any work (a race seen once in CI).
+    await fake_discord.wait_for(lambda: fake_discord.messages[reply["id"]]["content"] == SEGMENTS[0].text, timeout=60)
+    reply = fake_discord.messages[reply["id"]]
     assert reply["content"] == SEGMENTS[0].text
     assert len(worker.requests) == 1 and listener.requests == []
     assert fake_discord.undelivered == []
